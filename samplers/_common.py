@@ -1,0 +1,80 @@
+"""Pieces every sampler shares: per-sample keys, the prior draw, option checks, Tweedie denoising."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+
+from sde_lib import SDE, batch_mul
+from sde_lib.base import Array, ScoreFn
+
+# sample_fn(key, score_fn, x_init=None) -> (samples, nfe)
+SampleFn = Callable[..., tuple[Array, Array]]
+
+
+def check_shape(shape) -> tuple[int, ...]:
+    shape = tuple(shape)
+    if len(shape) < 2 or not all(isinstance(n, int) and n > 0 for n in shape):
+        raise ValueError(
+            f"shape must be (batch, *data_shape) with positive integers, got shape={shape!r}"
+        )
+    return shape
+
+
+def check_eps(sde: SDE, eps: float | None) -> float:
+    """The sampler's end time: the SDE's default when None; must lie in (0, T)."""
+    eps = sde.sampling_eps if eps is None else eps
+    if not 0 < eps < sde.T:
+        raise ValueError(f"eps must lie in (0, T={sde.T}), got eps={eps!r}")
+    return float(eps)
+
+
+def check_choice(name: str, value: str, valid) -> None:
+    if value not in valid:
+        raise ValueError(f"unknown {name} {value!r}; valid: {sorted(valid)}")
+
+
+def per_sample_keys(key: Array, batch: int) -> Array:
+    """Key b is fold_in(key, b): sample b's randomness does not depend on the batch size."""
+    return jax.vmap(jax.random.fold_in, (None, 0))(key, jnp.arange(batch))
+
+
+def init_samples(sde: SDE, shape, key: Array, x_init: Array | None) -> tuple[Array, Array]:
+    """The starting point x_T ([B, ...]) and one noise key per sample for the steps that follow.
+
+    Sample b draws its prior from fold_in(key, b) split in two; the other half keys its noise.
+    """
+    keys = jax.vmap(jax.random.split)(per_sample_keys(key, shape[0]))
+    prior_keys, noise_keys = keys[:, 0], keys[:, 1]
+    if x_init is None:
+        x = jax.vmap(lambda k: sde.prior_sampling(k, shape[1:]))(prior_keys)
+    else:
+        if tuple(x_init.shape) != tuple(shape):
+            raise ValueError(f"x_init must have shape {tuple(shape)}, got x_init.shape={x_init.shape}")
+        x = x_init
+    return x, noise_keys
+
+
+def step_noise(noise_keys: Array, i: Array, data_shape) -> Array:
+    """Standard normal noise [B, *data_shape] for step i, from each sample's own key."""
+    return jax.vmap(lambda k: jax.random.normal(jax.random.fold_in(k, i), data_shape))(noise_keys)
+
+
+def tweedie_denoise(sde: SDE, score_fn: ScoreFn, x: Array, t: float) -> Array:
+    """E[x_0 | x_t] = (x_t + sigma(t)^2 score(x_t, t)) / alpha(t) (Tweedie's formula); one NFE."""
+    vec_t = jnp.full(x.shape[:1], t)
+    return batch_mul(
+        1.0 / sde.alpha(vec_t), x + batch_mul(sde.sigma(vec_t) ** 2, score_fn(x, vec_t))
+    )
+
+
+def check_score_output(score_fn: ScoreFn, x: Array) -> None:
+    """Traces score_fn once (no computation) and checks it returns an array shaped like x."""
+    out = jax.eval_shape(score_fn, x, jnp.zeros(x.shape[:1], x.dtype))
+    if getattr(out, "shape", None) != x.shape:
+        raise ValueError(
+            f"score_fn must return an array of shape {x.shape} (that of x), got "
+            f"{getattr(out, 'shape', type(out).__name__)}"
+        )
