@@ -76,7 +76,8 @@ class SDE(abc.ABC):
     def discrete_marginal(self, x: Array, i: Array) -> tuple[Array, Array]:
         """Mean and std of the discrete perturbation kernel at integer noise level i in [0, N)."""
         raise ValueError(
-            f"{type(self).__name__} has no discrete training objective; use continuous training"
+            f"discrete training (continuous=False) is not defined for {type(self).__name__}; "
+            "use continuous=True"
         )
 
     def ancestral_step(self, x: Array, t: Array, score: Array) -> tuple[Array, Array]:
