@@ -1,0 +1,406 @@
+"""Datasets: toy sets against their definitions, the shipped digits, CIFAR-10 binary files and image
+folders written here, deterministic batches, errors that name the file, and preprocessing."""
+
+import functools
+import io
+import tarfile
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from PIL import Image
+from scipy import stats
+from scipy.special import logsumexp
+
+import datasets
+from datasets.base import ArrayDataset
+from datasets.images import CIFAR_TEST_FILE, CIFAR_TRAIN_FILES
+from datasets.toy import default_mixture
+
+N = 8000  # toy draws per statistic; Monte-Carlo tolerances below are >= 4 standard errors
+
+
+def draw(ds, n=N, seed=0):
+    x, y = ds.train_batch(seed, 0, n)
+    assert x.dtype == np.float32 and x.shape == (n, *ds.shape) and y is None
+    return x.astype(np.float64)
+
+
+# ----- registry -------------------------------------------------------------------------------
+def test_unknown_name_lists_valid_ones():
+    with pytest.raises(ValueError, match="valid names.*checkerboard.*two_moons"):
+        datasets.get_dataset("mnist")
+    assert set(datasets.DATASETS) == {
+        "checkerboard", "swiss_roll", "eight_gaussians", "two_moons", "gaussian_mixture",
+        "digits", "cifar10", "image_folder",
+    }
+
+
+# ----- toy sets against their definitions -------------------------------------------------------
+def test_eight_gaussians_modes():
+    radius, std = 2.0, 0.2
+    ds = datasets.get_dataset("eight_gaussians", radius=radius, std=std)
+    x = draw(ds)
+    angles = 2 * np.pi * np.arange(8) / 8
+    centres = radius * np.stack([np.cos(angles), np.sin(angles)], 1)
+    label = np.argmin(((x[:, None] - centres) ** 2).sum(-1), axis=1)
+    for k in range(8):
+        xk = x[label == k]
+        assert abs(len(xk) / N - 1 / 8) < 0.02  # binomial s.e. 0.0037
+        np.testing.assert_allclose(xk.mean(0), centres[k], atol=0.03)  # s.e. 0.0063
+        np.testing.assert_allclose(xk.std(0), std, rtol=0.1)
+
+
+def _mixture_logpdf_scipy(x, weights, means, covs):
+    logs = [np.log(w) + stats.multivariate_normal(m, c).logpdf(x) for w, m, c in zip(weights, means, covs)]
+    return logsumexp(np.stack(logs), axis=0)
+
+
+def test_gaussian_mixture_moments_and_log_prob():
+    gm = default_mixture()
+    ds = datasets.get_dataset("gaussian_mixture")
+    x = draw(ds, n=20000)
+    # Mean s.e. <= sqrt(max var / n) ~ 0.013; covariance entries s.e. ~ 0.03.
+    np.testing.assert_allclose(x.mean(0), gm.mean(), atol=0.05)
+    np.testing.assert_allclose(np.cov(x.T), gm.covariance(), atol=0.12)
+    ref = _mixture_logpdf_scipy(x[:200], *map(np.asarray, gm))
+    np.testing.assert_allclose(ds.log_prob(x[:200]), ref, rtol=1e-4, atol=1e-4)
+
+
+def test_eight_gaussians_log_prob_matches_scipy():
+    ds = datasets.get_dataset("eight_gaussians", radius=3.0, std=0.5)
+    x = draw(ds, n=100)
+    angles = 2 * np.pi * np.arange(8) / 8
+    means = 3.0 * np.stack([np.cos(angles), np.sin(angles)], 1)
+    ref = _mixture_logpdf_scipy(x, np.full(8, 1 / 8), means, np.broadcast_to(0.25 * np.eye(2), (8, 2, 2)))
+    np.testing.assert_allclose(ds.log_prob(x), ref, rtol=1e-4, atol=1e-4)
+
+
+def test_checkerboard_support_and_uniformity():
+    x = draw(datasets.get_dataset("checkerboard"))
+    assert np.all(np.abs(x) <= 4.0)
+    cells = np.floor(x / 2).astype(int)
+    assert np.all((cells[:, 0] + cells[:, 1]) % 2 == 0), "a point off the black squares"
+    _, counts = np.unique(cells, axis=0, return_counts=True)
+    assert len(counts) == 8 and np.all(np.abs(counts / N - 1 / 8) < 0.02)
+    # Each column holds two of the four cells, so each coordinate is U[-4, 4].
+    for d in range(2):
+        assert stats.kstest(x[:, d], stats.uniform(-4, 8).cdf).pvalue > 1e-3
+
+
+def test_swiss_roll_curve():
+    x = draw(datasets.get_dataset("swiss_roll", noise=0.0))
+    t = 5 * np.linalg.norm(x, axis=1)  # |(t cos t, t sin t)| = t
+    np.testing.assert_allclose(5 * x, np.stack([t * np.cos(t), t * np.sin(t)], 1), atol=1e-3)
+    assert stats.kstest(t, stats.uniform(1.5 * np.pi, 3 * np.pi).cdf).pvalue > 1e-3
+    noisy = draw(datasets.get_dataset("swiss_roll", noise=0.2)) - x  # same (seed, step) stream
+    np.testing.assert_allclose(noisy.std(0), 0.2, rtol=0.05)
+
+
+def test_two_moons_arcs():
+    x = draw(datasets.get_dataset("two_moons", noise=0.0))
+    outer = np.abs(np.linalg.norm(x, axis=1) - 1) < 1e-5
+    inner = np.abs(np.linalg.norm(x - [1.0, 0.5], axis=1) - 1) < 1e-5
+    assert np.all(outer | inner), "a point on neither moon"
+    assert np.all(x[outer & ~inner, 1] >= -1e-6) and np.all(x[inner & ~outer, 1] <= 0.5 + 1e-6)
+    assert abs(outer.mean() - 0.5) < 0.03
+    # Angle along the outer arc is U[0, pi].
+    s = np.arctan2(x[outer & ~inner, 1], x[outer & ~inner, 0])
+    assert stats.kstest(s, stats.uniform(0, np.pi).cdf).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("name", ["checkerboard", "two_moons", "gaussian_mixture"])
+def test_toy_batches_are_pure_functions_of_seed_step(name):
+    a, b = datasets.get_dataset(name), datasets.get_dataset(name)
+    np.testing.assert_array_equal(a.train_batch(3, 7, 16)[0], b.train_batch(3, 7, 16)[0])
+    assert not np.allclose(a.train_batch(3, 7, 16)[0], a.train_batch(3, 8, 16)[0])
+    assert not np.allclose(a.train_batch(3, 7, 16)[0], a.train_batch(4, 7, 16)[0])
+    ev = [x for x, _ in a.eval_batches(1000)]
+    assert [len(e) for e in ev] == [1000] * 4 + [96] and a.num_eval == 4096
+    np.testing.assert_array_equal(np.concatenate(ev), np.concatenate([x for x, _ in b.eval_batches(4096)]))
+    assert [len(e) for e, _ in a.eval_batches(1000, drop_remainder=True)] == [1000] * 4
+
+
+def test_finite_toy_set_and_epoch_order():
+    ds = datasets.get_dataset("two_moons", num_train=20)
+    assert ds.num_train == 20 and ds.log_prob(ds.x_train) is None
+    # Batches of 7 over 20 examples: steps 0..19 cover positions 0..139 = 7 whole epochs,
+    # each a permutation of the training set, in the order default_rng([seed, epoch]) gives.
+    stream = np.concatenate([ds.train_batch(5, k, 7)[0] for k in range(20)])
+    for e in range(7):
+        perm = np.random.default_rng([5, e]).permutation(20)
+        np.testing.assert_array_equal(stream[20 * e : 20 * (e + 1)], ds.x_train[perm])
+    # A batch larger than the set spans several epochs.
+    assert ds.train_batch(5, 0, 50)[0].shape == (50, 2)
+    gm = datasets.get_dataset("gaussian_mixture", num_train=10)
+    np.testing.assert_allclose(gm.log_prob(gm.x_train), default_mixture().log_prob(jnp.asarray(gm.x_train)))
+
+
+def test_array_data_with_nan_names_source_and_index():
+    x = np.zeros((10, 2), np.float32)
+    x[3, 1] = np.nan
+    x[6, 0] = np.inf
+    with pytest.raises(ValueError, match=r"my_array.npz.*index 3"):
+        ArrayDataset("arr", x, None, np.zeros((2, 2), np.float32), None, False, source="my_array.npz")
+    with pytest.raises(ValueError, match=r"label 12 at index 1"):
+        ArrayDataset("arr", x[:2] * 0, np.array([0, 12]), x[:1] * 0, np.array([0]), False, num_classes=10)
+
+
+def test_bad_batch_arguments():
+    ds = datasets.get_dataset("checkerboard")
+    with pytest.raises(ValueError, match="batch_size=0"):
+        ds.train_batch(0, 0, 0)
+    with pytest.raises(ValueError, match="step=-1"):
+        ds.train_batch(0, -1, 4)
+
+
+# ----- digits ------------------------------------------------------------------------------------
+def test_digits_shapes_values_labels():
+    ds = datasets.get_dataset("digits")
+    assert ds.shape == (8, 8, 1) and ds.is_image and ds.num_classes == 10
+    assert ds.num_train == 1500 and ds.num_eval == 297
+    x, y = ds.train_batch(0, 0, 1500)
+    levels = np.rint(np.arange(17) * 255 / 16)
+    assert np.isin(x, levels).all() and x.min() == 0 and x.max() == 255
+    ys = np.concatenate([y] + [yb for _, yb in ds.eval_batches(100)])
+    assert sorted(np.unique(ys)) == list(range(10))
+    assert np.all(np.abs(np.bincount(ys) - 1797 / 10) < 10)  # the set is nearly balanced
+    # Epoch 0 is a permutation of the training split.
+    np.testing.assert_array_equal(np.sort(y), np.sort(ds.y_train))
+    # Same mean ink per class in both splits (loose: different writers).
+    xe = np.concatenate([xb for xb, _ in ds.eval_batches(297)])
+    assert abs(xe.mean() - x.mean()) < 10
+
+
+def test_digits_resized():
+    small, big = datasets.get_dataset("digits"), datasets.get_dataset("digits", image_size=16)
+    assert big.shape == (16, 16, 1)
+    np.testing.assert_array_equal(small.y_train, big.y_train)
+    # Bilinear upsampling keeps each image's mean intensity (up to edge effects and rounding).
+    m_small = small.x_train.reshape(1500, -1).mean(1)
+    m_big = big.x_train.reshape(1500, -1).mean(1)
+    assert np.max(np.abs(m_small - m_big)) < 6 and abs(m_small.mean() - m_big.mean()) < 1
+
+
+def test_digits_file_errors(tmp_path):
+    from datasets.digits import digits
+
+    with pytest.raises(FileNotFoundError, match="nowhere.npz"):
+        digits(path=tmp_path / "nowhere.npz")
+    bad = tmp_path / "garbage.npz"
+    bad.write_bytes(b"not a zip file at all")
+    with pytest.raises(ValueError, match="garbage.npz"):
+        digits(path=bad)
+    pickled = tmp_path / "pickled.npz"
+    np.savez(pickled, images=np.array([object()] * 4, dtype=object), labels=np.zeros(4, np.uint8))
+    with pytest.raises(ValueError, match="pickled.npz.*allow_pickle"):
+        digits(path=pickled)
+    out_of_range = tmp_path / "range.npz"
+    images = np.zeros((5, 8, 8), np.uint8)
+    images[2, 0, 0] = 17
+    np.savez(out_of_range, images=images, labels=np.zeros(5, np.uint8))
+    with pytest.raises(ValueError, match="range.npz.*first at image 2"):
+        digits(path=out_of_range)
+
+
+# ----- CIFAR-10 binary ---------------------------------------------------------------------------
+def _cifar_records(rng, n):
+    images = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+    labels = rng.integers(0, 10, n, dtype=np.uint8)
+    raw = np.concatenate([labels[:, None], images.transpose(0, 3, 1, 2).reshape(n, -1)], axis=1)
+    return images, labels, raw.tobytes()
+
+
+@pytest.fixture
+def cifar_dir(tmp_path):
+    """Five training files of 2 records each and a test file of 3, with the arrays they hold."""
+    rng = np.random.default_rng(0)
+    d = tmp_path / "cifar"
+    d.mkdir()
+    xs, ys = [], []
+    for name in CIFAR_TRAIN_FILES:
+        x, y, raw = _cifar_records(rng, 2)
+        (d / name).write_bytes(raw)
+        xs.append(x), ys.append(y)
+    xt, yt, raw = _cifar_records(rng, 3)
+    (d / CIFAR_TEST_FILE).write_bytes(raw)
+    return d, np.concatenate(xs), np.concatenate(ys), xt, yt
+
+
+def test_cifar_binary_values_and_labels(cifar_dir):
+    d, x, y, xt, yt = cifar_dir
+    ds = datasets.get_dataset("cifar10", data_dir=d)
+    assert ds.shape == (32, 32, 3) and ds.is_image and ds.num_classes == 10
+    np.testing.assert_array_equal(ds.x_train, x)
+    np.testing.assert_array_equal(ds.y_train, y)
+    # Pixel (h, w, c) is byte 1 + 1024 c + 32 h + w of its record.
+    raw = np.frombuffer((d / CIFAR_TEST_FILE).read_bytes(), np.uint8).reshape(3, -1)
+    (xe, ye), = list(ds.eval_batches(8))
+    assert xe.dtype == np.float32 and ye.dtype == np.int32
+    assert xe[1, 4, 7, 2] == raw[1, 1 + 1024 * 2 + 32 * 4 + 7] and ye[2] == raw[2, 0]
+    np.testing.assert_array_equal(xe, xt)
+    np.testing.assert_array_equal(ye, yt)
+    xb, yb = ds.train_batch(1, 0, 10)
+    order = np.random.default_rng([1, 0]).permutation(10)
+    np.testing.assert_array_equal(xb, x[order])
+    np.testing.assert_array_equal(yb, y[order])
+    np.testing.assert_array_equal(xb, datasets.cifar10(path=d).train_batch(1, 0, 10)[0])
+
+
+def test_cifar_from_archive_and_subfolder(cifar_dir, tmp_path):
+    d, x, y, xt, yt = cifar_dir
+    archive = tmp_path / "cifar-10-binary.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for f in sorted(d.iterdir()):
+            tar.add(f, arcname=f"cifar-10-batches-bin/{f.name}")
+    for source in (archive, tmp_path / "unpacked"):
+        if source.name == "unpacked":
+            with tarfile.open(archive) as tar:
+                tar.extractall(source, filter="data")
+        ds = datasets.get_dataset("cifar10", data_dir=source)
+        np.testing.assert_array_equal(ds.x_train, x)
+        np.testing.assert_array_equal(ds.y_eval, yt)
+    small = datasets.get_dataset("cifar10", data_dir=archive, image_size=16)
+    assert small.shape == (16, 16, 3) and small.x_train.dtype == np.uint8
+    np.testing.assert_allclose(small.x_train.mean((1, 2)), x.mean((1, 2)), atol=3)
+
+
+def test_cifar_errors_name_the_file(cifar_dir, tmp_path):
+    d, *_ = cifar_dir
+    with pytest.raises(FileNotFoundError, match="no_such_dir"):
+        datasets.cifar10(data_dir=tmp_path / "no_such_dir")
+    with pytest.raises(ValueError, match="exactly one of data_dir or path"):
+        datasets.cifar10()
+    (d / "data_batch_2.bin").write_bytes((d / "data_batch_2.bin").read_bytes()[:-5])
+    with pytest.raises(ValueError, match=r"data_batch_2\.bin has 6141 bytes"):
+        datasets.cifar10(data_dir=d)
+    raw = bytearray((d / "data_batch_1.bin").read_bytes())
+    (d / "data_batch_2.bin").write_bytes(bytes(raw))
+    raw[3073] = 10
+    (d / "data_batch_1.bin").write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match=r"data_batch_1\.bin: label 10 at record 1"):
+        datasets.cifar10(data_dir=d)
+    (d / "data_batch_3.bin").unlink()
+    with pytest.raises(FileNotFoundError, match=r"data_batch_3\.bin"):
+        datasets.cifar10(data_dir=d)
+    junk = tmp_path / "cifar-10-binary.tar.gz"
+    junk.write_bytes(b"\x1f\x8b definitely not gzip")
+    with pytest.raises(ValueError, match="cifar-10-binary.tar.gz"):
+        datasets.cifar10(path=junk)
+    partial = tmp_path / "partial.tar.gz"
+    with tarfile.open(partial, "w:gz") as tar:
+        tar.add(d / CIFAR_TEST_FILE, arcname=CIFAR_TEST_FILE)
+    with pytest.raises(FileNotFoundError, match=r"data_batch_1\.bin not found in archive .*partial"):
+        datasets.cifar10(path=partial)
+
+
+# ----- image folders -----------------------------------------------------------------------------
+def _save(path, array, fmt=None):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path, format=fmt)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """12 RGB 6x5 PNGs in nested folders (plus a stray text file); returns the arrays in sorted order."""
+    rng = np.random.default_rng(1)
+    root = tmp_path / "imgs"
+    names = [f"{sub}/img_{i:02d}.png" for sub in ("a", "b/c") for i in range(6)]
+    arrays = [rng.integers(0, 256, (6, 5, 3), dtype=np.uint8) for _ in names]
+    for name, a in zip(names, arrays):
+        _save(root / name, a)
+    (root / "notes.txt").write_text("not an image")
+    return root, np.stack(arrays)
+
+
+def test_image_folder_reads_all_pngs_in_order(folder):
+    root, arrays = folder
+    ds = datasets.get_dataset("image_folder", path=root)
+    assert ds.shape == (6, 5, 3) and ds.is_image and ds.num_classes is None
+    assert ds.num_train == 11 and ds.num_eval == 1  # the last ~10%, in sorted order
+    np.testing.assert_array_equal(ds.x_train, arrays[:11])
+    (xe, ye), = list(ds.eval_batches(4))
+    assert ye is None
+    np.testing.assert_array_equal(xe, arrays[11:])
+    x, y = ds.train_batch(2, 1, 11)
+    assert y is None
+    np.testing.assert_array_equal(x, arrays[np.random.default_rng([2, 1]).permutation(11)])
+
+
+def test_image_folder_grey_jpeg_and_conversion(tmp_path):
+    root = tmp_path / "grey"
+    ramp = np.tile(np.linspace(0, 250, 8).astype(np.uint8), (8, 1))
+    for i in range(4):
+        _save(root / f"{i}.jpg", ramp, "JPEG")
+    ds = datasets.image_folder(data_dir=root, image_size=8)
+    assert ds.shape == (8, 8, 1)
+    assert np.max(np.abs(ds.x_train[0, ..., 0].astype(int) - ramp)) < 12  # JPEG is lossy
+    rgb = datasets.image_folder(data_dir=root, mode="RGB")
+    assert rgb.shape == (8, 8, 3)
+    np.testing.assert_array_equal(rgb.x_train, np.repeat(ds.x_train, 3, axis=-1))
+
+
+def test_image_folder_errors_name_the_file(folder, tmp_path):
+    root, arrays = folder
+    with pytest.raises(ValueError, match=r"img_00\.png \(index 0\) is 6x5 \(HxW\); expected 4x4"):
+        datasets.image_folder(path=root, image_size=4)
+    _save(root / "b/c/img_03.png", arrays[0, :, :4])
+    with pytest.raises(ValueError, match=r"b/c/img_03\.png \(index 9\) is 6x4"):
+        datasets.image_folder(path=root)
+    _save(root / "b/c/img_03.png", arrays[0, ..., 0])
+    with pytest.raises(ValueError, match=r"img_03\.png \(index 9\) has mode 'L'.*mode='RGB'"):
+        datasets.image_folder(path=root)
+    assert datasets.image_folder(path=root, mode="RGB").shape == (6, 5, 3)
+    (root / "b/c/img_03.png").write_bytes(b"\x89PNG garbage")
+    with pytest.raises(ValueError, match=r"cannot read image file .*img_03\.png"):
+        datasets.image_folder(path=root)
+    with pytest.raises(FileNotFoundError, match="missing_dir"):
+        datasets.image_folder(path=tmp_path / "missing_dir")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no PNG/JPEG files.*empty"):
+        datasets.image_folder(path=tmp_path / "empty")
+    _save(tmp_path / "rgba" / "x.png", np.zeros((4, 4, 4), np.uint8))
+    with pytest.raises(ValueError, match=r"x\.png has mode 'RGBA'"):
+        datasets.image_folder(path=tmp_path / "rgba")
+
+
+# ----- preprocessing -----------------------------------------------------------------------------
+def test_preprocess_ranges_and_dequantization():
+    x = jnp.asarray(np.random.default_rng(0).integers(0, 256, (64, 4, 4, 3)), jnp.float32)
+    x = x.at[0].set(0.0).at[1].set(255.0)
+    y = datasets.preprocess(None, x)
+    assert y[0].min() == -1 and y[1].max() == 1
+    np.testing.assert_allclose(y, 2 * x / 255 - 1, atol=1e-6)
+    np.testing.assert_allclose(datasets.preprocess(None, x, centered=False), x / 255, atol=1e-6)
+    np.testing.assert_allclose(datasets.postprocess(y, centered=True), x / 255, atol=1e-6)
+    d = datasets.preprocess(jax.random.key(0), x, uniform_dequantization=True, centered=False)
+    assert d.min() >= 0 and d.max() < 1
+    u = np.asarray(d) * 256 - np.asarray(x)  # the added noise, U[0, 1)
+    assert u.min() >= -1e-3 and u.max() < 1 + 1e-3
+    assert stats.kstest(u.ravel()[:3000], "uniform").pvalue > 1e-3
+    c = datasets.preprocess(jax.random.key(0), x, uniform_dequantization=True, centered=True)
+    np.testing.assert_allclose(c, 2 * d - 1, atol=1e-6)
+
+
+def test_preprocess_random_flip_and_jit():
+    x = jnp.asarray(np.random.default_rng(1).integers(0, 256, (200, 3, 4, 2)), jnp.float32)
+    fn = jax.jit(functools.partial(datasets.preprocess, random_flip=True, centered=False))
+    y = np.asarray(fn(jax.random.key(3), x)) * 255
+    plain = np.isclose(y, np.asarray(x), atol=1e-3).all(axis=(1, 2, 3))
+    flipped = np.isclose(y, np.asarray(x)[:, :, ::-1], atol=1e-3).all(axis=(1, 2, 3))
+    assert np.all(plain ^ flipped), "each example is either itself or its mirror along W"
+    assert 60 < flipped.sum() < 140  # Binomial(200, 1/2): mean 100, s.d. 7
+    np.testing.assert_allclose(datasets.preprocess(jax.random.key(3), x, random_flip=True, centered=False),
+                               y / 255, atol=1e-6)
+
+
+def test_preprocess_passes_toy_data_and_checks_key():
+    v = jnp.arange(6.0).reshape(3, 2)
+    np.testing.assert_array_equal(
+        datasets.preprocess(jax.random.key(0), v, uniform_dequantization=True, random_flip=True), v
+    )
+    with pytest.raises(ValueError, match="key=None"):
+        datasets.preprocess(None, jnp.zeros((1, 2, 2, 1)), random_flip=True)
+    with pytest.raises(ValueError, match="x.shape=\\(2, 3, 4\\)"):
+        datasets.preprocess(None, jnp.zeros((2, 3, 4)))
