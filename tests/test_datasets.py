@@ -2,7 +2,6 @@
 folders written here, deterministic batches, errors that name the file, and preprocessing."""
 
 import functools
-import io
 import tarfile
 
 import jax
