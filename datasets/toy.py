@@ -93,7 +93,9 @@ def _mixture_density(mixture: GaussianMixture):
     return lambda x: mixture.log_prob(jnp.asarray(x))
 
 
-def eight_gaussians(*, radius: float = 2.0, std: float = 0.2, num_train=None, num_eval: int = 4096) -> Dataset:
+def eight_gaussians(
+    *, radius: float = 2.0, std: float = 0.2, num_train=None, num_eval: int = 4096
+) -> Dataset:
     """Equal-weight isotropic Gaussians N(radius (cos 2 pi k/8, sin 2 pi k/8), std^2 I), k = 0..7."""
     if not (radius > 0 and std > 0):
         raise ValueError(f"radius and std must be > 0, got {radius=}, {std=}")
@@ -114,7 +116,9 @@ def default_mixture() -> GaussianMixture:
     return GaussianMixture(jnp.array([0.5, 0.3, 0.2]), means, covs)
 
 
-def gaussian_mixture(*, mixture: GaussianMixture | None = None, num_train=None, num_eval: int = 4096) -> Dataset:
+def gaussian_mixture(
+    *, mixture: GaussianMixture | None = None, num_train=None, num_eval: int = 4096
+) -> Dataset:
     """Draws from an `sde_lib.GaussianMixture` (the 2-D `default_mixture()` unless given; any
     dimension D gives shape (D,)); the dataset's `log_prob` is the mixture's exact density."""
     mixture = default_mixture() if mixture is None else mixture
