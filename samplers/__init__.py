@@ -8,8 +8,9 @@ here knows about networks or configs, and nothing asks what type of SDE it was g
 
 from __future__ import annotations
 
-from samplers import ode, pc
+from samplers import adaptive_sde, dpm_solver, edm, ode, pc
 from samplers._common import SampleFn, per_sample_keys, tweedie_denoise
+from samplers.likelihood import bits_per_dim, get_bpd_fn, get_likelihood_fn
 from samplers.ode import flow
 from sde_lib import SDE
 
@@ -17,6 +18,13 @@ from sde_lib import SDE
 METHODS = {
     "pc": pc.get_pc_sampler,
     "ode": ode.get_ode_sampler,
+    "ddim": dpm_solver.get_ddim_sampler,
+    "dpm_solver": dpm_solver.get_dpm_solver_sampler,
+    "dpmpp_2m": dpm_solver.get_dpmpp_2m_sampler,
+    "dpmpp_3m": dpm_solver.get_dpmpp_3m_sampler,
+    "edm_heun": edm.get_edm_heun_sampler,
+    "edm_stochastic": edm.get_edm_stochastic_sampler,
+    "adaptive_sde": adaptive_sde.get_adaptive_sde_sampler,
 }
 
 
@@ -38,4 +46,7 @@ def get_sampler(sde: SDE, shape, method: str = "pc", **options) -> SampleFn:
     return METHODS[method](sde, shape, **options)
 
 
-__all__ = ["get_sampler", "METHODS", "SampleFn", "flow", "per_sample_keys", "tweedie_denoise"]
+__all__ = [
+    "get_sampler", "METHODS", "SampleFn", "flow", "per_sample_keys", "tweedie_denoise",
+    "get_likelihood_fn", "get_bpd_fn", "bits_per_dim",
+]
