@@ -1,0 +1,47 @@
+"""Score networks (Song et al., ICLR 2021, Sec. 4.4 and App. H) and their wrapping into scores.
+
+Every model is a flax.linen module called as
+
+    out = model.apply({"params": p}, x, labels, train=False, rngs={"dropout": key})
+
+with x [B, ...] (NHWC images, or [B, D] for the MLP), labels [B] = `sde.noise_label(t)`, and out
+shaped like x. Models take plain keyword arguments; turning a config into one happens in configs/.
+`get_score_fn(sde, model)` turns a model into `score_fn(params, x, t)`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import flax.linen as nn
+
+from models.ddpm import DDPM
+from models.mlp import ScoreMLP
+from models.ncsnpp import DDPMPP_DEFAULTS, DDPMpp, NCSNpp
+from models.score import bind_params, get_score_fn, init_params
+
+# The one place model names map to constructors. "ddpmpp" is NCSNpp with DDPMPP_DEFAULTS.
+MODELS = {"mlp": ScoreMLP, "ncsnpp": NCSNpp, "ddpmpp": DDPMpp, "ddpm": DDPM}
+
+
+def model_fields(name: str) -> list[str]:
+    """The keyword arguments the model called `name` accepts."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; valid names: {sorted(MODELS)}")
+    cls = getattr(MODELS[name], "func", MODELS[name])  # unwrap functools.partial
+    return sorted(f.name for f in dataclasses.fields(cls) if f.init and f.name not in ("parent", "name"))
+
+
+def get_model(name: str, **kwargs) -> nn.Module:
+    """Builds the model called `name` (mlp, ncsnpp, ddpmpp, ddpm) from keyword arguments."""
+    valid = model_fields(name)
+    unknown = sorted(set(kwargs) - set(valid))
+    if unknown:
+        raise ValueError(f"unknown argument(s) {unknown} for model {name!r}; valid: {valid}")
+    return MODELS[name](**kwargs)
+
+
+__all__ = [
+    "MODELS", "get_model", "model_fields", "ScoreMLP", "NCSNpp", "DDPMpp", "DDPMPP_DEFAULTS", "DDPM",
+    "get_score_fn", "bind_params", "init_params",
+]
