@@ -1,0 +1,99 @@
+"""The one place a config becomes the plain objects the library takes (an `Experiment`).
+
+Every name is looked up in its package's dict (SDES, MODELS, DATASETS, samplers.METHODS); each
+component receives only the fields its constructor declares, so swapping `training.sde` (or
+`model.name`) needs no other change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+
+import ml_collections
+
+import datasets
+import models
+import samplers
+import sde_lib
+from training.run import Experiment
+from training.state import get_optimizer
+
+# Config fields of the paper's code that the library names differently.
+_SAMPLING_RENAMES = {"n_steps_each": "n_steps", "noise_removal": "denoise"}
+
+
+def build_sde(config: ml_collections.ConfigDict) -> sde_lib.SDE:
+    name = config.training.sde
+    if name not in sde_lib.SDES:
+        raise ValueError(f"unknown training.sde {name!r}; valid: {sorted(sde_lib.SDES)}")
+    fields = {f.name for f in dataclasses.fields(sde_lib.SDES[name]) if f.init} - {"N"}
+    kwargs = {k: config.model[k] for k in fields if k in config.model}
+    return sde_lib.get_sde(name, N=config.model.num_scales, **kwargs)
+
+
+def build_model(config: ml_collections.ConfigDict):
+    name = config.model.name
+    if name not in models.MODELS:
+        raise ValueError(f"unknown model.name {name!r}; valid: {sorted(models.MODELS)}")
+    fields = set(models.model_fields(name))
+    kwargs = {k: v for k, v in config.model.items() if k in fields}
+    if "centered" in fields:
+        kwargs["centered"] = config.data.centered
+    return models.get_model(name, **kwargs)
+
+
+def build_dataset(config: ml_collections.ConfigDict) -> datasets.Dataset:
+    name = config.data.dataset
+    if name not in datasets.DATASETS:
+        raise ValueError(f"unknown data.dataset {name!r}; valid: {sorted(datasets.DATASETS)}")
+    params = inspect.signature(datasets.DATASETS[name]).parameters
+    kwargs = {k: v for k, v in config.data.items() if k in params and v is not None}
+    return datasets.get_dataset(name, **kwargs)
+
+
+def sampling_options(config: ml_collections.ConfigDict) -> dict:
+    """The config's sampling fields that the configured method accepts, under the library's names."""
+    method = config.sampling.method
+    if method not in samplers.METHODS:
+        raise ValueError(f"unknown sampling.method {method!r}; valid: {sorted(samplers.METHODS)}")
+    accepted = {
+        name for name, p in inspect.signature(samplers.METHODS[method]).parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    }
+    options = {}
+    for key, value in config.sampling.items():
+        key = _SAMPLING_RENAMES.get(key, key)
+        if key in accepted and value is not None:
+            options[key] = value
+    return options
+
+
+def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
+    training, optim = config.training, config.optim
+    if optim.optimizer.lower() != "adam":
+        raise ValueError(f"unknown optim.optimizer {optim.optimizer!r}; valid: ['Adam']")
+    dataset = build_dataset(config)
+    return Experiment(
+        seed=config.seed,
+        sde=build_sde(config),
+        model=build_model(config),
+        dataset=dataset,
+        optimizer=get_optimizer(lr=optim.lr, warmup=optim.warmup, grad_clip=optim.grad_clip, beta1=optim.beta1,
+                                eps=optim.eps, weight_decay=optim.weight_decay),
+        ema_rate=config.model.ema_rate,
+        loss_options=dict(continuous=training.continuous, likelihood_weighting=training.likelihood_weighting,
+                          reduce_mean=training.reduce_mean, eps=training.eps),
+        preprocess_options=dict(uniform_dequantization=config.data.uniform_dequantization,
+                                centered=config.data.centered, random_flip=config.data.random_flip),
+        n_iters=training.n_iters,
+        batch_size=training.batch_size,
+        n_jitted_steps=training.n_jitted_steps,
+        log_freq=training.log_freq,
+        snapshot_freq=training.snapshot_freq,
+        preemption_freq=training.snapshot_freq_for_preemption,
+        snapshot_sampling=training.snapshot_sampling,
+        sampling_method=config.sampling.method,
+        sampling_options=sampling_options(config),
+        num_samples=config.sampling.batch_size,
+    )

@@ -1,0 +1,72 @@
+"""Defaults for 2-D toy data with the residual MLP score network.
+
+Run:  python main.py --config configs/default_toy.py --workdir workdir/toy --mode train
+      python main.py --config configs/default_toy.py --workdir workdir/toy --mode sample
+Expect: ~1-2 min of training on 2 CPU cores; samples/samples_4000.png shows the checkerboard.
+"""
+
+import ml_collections
+
+
+def get_config():
+    config = ml_collections.ConfigDict()
+    config.seed = 0  # seeds parameters, data order, training noise and sampling
+
+    config.training = training = ml_collections.ConfigDict()
+    training.sde = "vpsde"  # vpsde | subvpsde | vesde: the one switch between SDEs
+    training.continuous = True  # continuous-time DSM; False: the discrete DDPM (VP) / SMLD (VE) loss
+    training.reduce_mean = True  # mean (True) or half the sum (False) of the loss over dimensions
+    training.likelihood_weighting = False  # weight g(t)^2 instead of sigma(t)^2 (Song et al. 2021b)
+    training.eps = 1e-5  # training times t ~ U(eps, T)
+    training.batch_size = 512
+    training.n_iters = 4000  # optimizer steps in all
+    training.n_jitted_steps = 50  # steps per jitted call (one lax.scan); every frequency is a multiple
+    training.log_freq = 100  # steps between lines of metrics.jsonl / TensorBoard
+    training.snapshot_freq = 2000  # steps between kept checkpoints in checkpoints/
+    training.snapshot_freq_for_preemption = 500  # steps between the resumable checkpoint in checkpoints-meta/
+    training.snapshot_sampling = True  # write a picture of EMA samples at every snapshot
+
+    config.sampling = sampling = ml_collections.ConfigDict()
+    sampling.method = "pc"  # pc | ode | a fast sampler (see samplers.METHODS)
+    sampling.predictor = "euler_maruyama"  # pc: euler_maruyama | reverse_diffusion | ancestral_sampling | none
+    sampling.corrector = "none"  # pc: langevin | ald | none
+    sampling.snr = 0.16  # pc: signal-to-noise ratio of the corrector
+    sampling.n_steps_each = 1  # pc: corrector steps per noise level
+    sampling.noise_removal = True  # a final Tweedie denoising step
+    sampling.eps = ml_collections.config_dict.placeholder(float)  # end time; None: the SDE's default
+    sampling.rtol = 1e-5  # ode: tolerances of the adaptive solver
+    sampling.atol = 1e-5
+    sampling.solver = "tsit5"  # ode: tsit5 | dopri5 | dopri8 | bosh3
+    sampling.nfe = 20  # fast samplers: score evaluations per sample
+    sampling.grid = "logsnr"  # fast samplers: uniform_t | logsnr | karras
+    sampling.batch_size = 2000  # samples drawn by --mode sample and at snapshots
+
+    config.model = model = ml_collections.ConfigDict()
+    model.name = "mlp"  # mlp | ncsnpp | ddpmpp | ddpm
+    model.ema_rate = 0.999
+    model.num_scales = 1000  # N: discrete noise levels (PC sampling, discrete training)
+    model.beta_min = 0.1  # VP / sub-VP
+    model.beta_max = 20.0
+    model.sigma_min = 0.01  # VE
+    model.sigma_max = 10.0  # VE: about the largest distance between data points
+    model.width = 256  # MLP hidden width
+    model.num_blocks = 3  # MLP residual blocks
+    model.nf = 64  # size of the time embedding
+    model.embedding_type = "fourier"  # fourier | positional
+    model.fourier_scale = 16.0
+
+    config.data = data = ml_collections.ConfigDict()
+    data.dataset = "checkerboard"  # checkerboard | swiss_roll | eight_gaussians | two_moons | gaussian_mixture
+    data.centered = True
+    data.uniform_dequantization = False
+    data.random_flip = False
+
+    config.optim = optim = ml_collections.ConfigDict()
+    optim.optimizer = "Adam"
+    optim.lr = 2e-3
+    optim.beta1 = 0.9
+    optim.eps = 1e-8
+    optim.weight_decay = 0.0
+    optim.warmup = 100  # steps of linear learning-rate warm-up
+    optim.grad_clip = 1.0  # global-norm clipping; < 0 disables it
+    return config

@@ -1,0 +1,117 @@
+"""The training loop: jitted multi-step updates, logging, checkpoints and automatic resumption."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Callable
+
+import jax
+import numpy as np
+from tqdm.auto import tqdm
+
+from training.checkpoints import Checkpoints
+
+
+class DivergenceError(FloatingPointError):
+    """The loss became NaN or infinite."""
+
+
+class MetricsLog:
+    """`metrics.jsonl` (one JSON object per logged step) and TensorBoard event files (tensorboardX)."""
+
+    def __init__(self, workdir: str, resume_step: int):
+        self.path = os.path.join(workdir, "metrics.jsonl")
+        if os.path.exists(self.path):  # drop lines logged after the checkpoint we resume from
+            with open(self.path) as f:
+                kept = [line for line in f if line.strip() and json.loads(line)["step"] <= resume_step]
+            with open(self.path + ".tmp", "w") as f:
+                f.writelines(kept)
+            os.replace(self.path + ".tmp", self.path)
+        from tensorboardX import SummaryWriter
+
+        self.writer = SummaryWriter(os.path.join(workdir, "tensorboard"), purge_step=resume_step + 1)
+
+    def write(self, step: int, **scalars) -> None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps({"step": step, **scalars}) + "\n")
+        for name, value in scalars.items():
+            self.writer.add_scalar(name, value, step)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def check_frequencies(n_iters: int, n_jitted_steps: int, **freqs) -> None:
+    if n_jitted_steps < 1:
+        raise ValueError(f"n_jitted_steps must be >= 1, got n_jitted_steps={n_jitted_steps}")
+    for name, value in {"n_iters": n_iters, **freqs}.items():
+        if value < 1 or value % n_jitted_steps:
+            raise ValueError(f"{name} must be a positive multiple of n_jitted_steps={n_jitted_steps}, got {name}={value}")
+
+
+def train_loop(
+    *,
+    state,
+    step_fn: Callable,
+    get_batches: Callable[[int, int], np.ndarray],
+    workdir: str,
+    n_iters: int,
+    n_jitted_steps: int = 1,
+    log_freq: int = 50,
+    snapshot_freq: int = 10_000,
+    preemption_freq: int = 1_000,
+    on_snapshot: Callable | None = None,
+    progress: bool = True,
+):
+    """Trains until `state.step == n_iters`, resuming from the newest checkpoint in `workdir`.
+
+    `step_fn(state, batches [n, B, ...]) -> (state, losses [n])` is the jitted update and
+    `get_batches(step, n)` the raw data for steps step..step+n-1 (a pure function of the step).
+    `on_snapshot(state, step)` runs after each snapshot (sample pictures). Returns the final state.
+    """
+    check_frequencies(n_iters, n_jitted_steps, log_freq=log_freq, snapshot_freq=snapshot_freq,
+                      preemption_freq=preemption_freq)
+    os.makedirs(workdir, exist_ok=True)
+    checkpoints = Checkpoints(workdir)
+    restored = checkpoints.restore(state)
+    state = restored if restored is not None else state
+    start = int(jax.device_get(state.step))
+    if start % n_jitted_steps:
+        raise ValueError(f"checkpoint step {start} is not a multiple of n_jitted_steps={n_jitted_steps}")
+    log = MetricsLog(workdir, start)
+    bar = tqdm(total=n_iters, initial=start, desc="train", disable=not progress, dynamic_ncols=True)
+    last_good = checkpoints.latest_step()
+    tic, tic_step = time.perf_counter(), start
+    try:
+        for step in range(start, n_iters, n_jitted_steps):
+            state, losses = step_fn(state, get_batches(step, n_jitted_steps))
+            losses = np.asarray(jax.device_get(losses))
+            if not np.all(np.isfinite(losses)):
+                bad = step + int(np.argmin(np.isfinite(losses))) + 1
+                where = "none (nothing was saved yet)" if last_good is None else f"step {last_good} in {workdir}"
+                raise DivergenceError(f"loss is {losses[bad - step - 1]} at step {bad}; last good checkpoint: {where}")
+            done = step + n_jitted_steps
+            bar.update(n_jitted_steps)
+            for i, loss in enumerate(losses):
+                if (step + i + 1) % log_freq == 0:
+                    rate = (done - tic_step) / max(time.perf_counter() - tic, 1e-9)
+                    log.write(step + i + 1, loss=float(loss), steps_per_sec=rate)
+                    bar.set_postfix(loss=f"{loss:.4f}", steps_per_s=f"{rate:.1f}")
+                    tic, tic_step = time.perf_counter(), done
+            if done % snapshot_freq == 0 or done == n_iters:
+                checkpoints.save(state, snapshot=True)
+                last_good = done
+                if on_snapshot is not None:
+                    on_snapshot(state, done)
+            elif done % preemption_freq == 0:
+                checkpoints.save(state, snapshot=False)
+                last_good = done
+    finally:
+        bar.close()
+        log.close()
+        checkpoints.close()
+    return state
+
+

@@ -1,0 +1,144 @@
+"""Train and sample from an `Experiment`: the plain objects a config is turned into (configs/builders.py).
+
+Nothing here reads a config: main.py builds an Experiment and calls `train` or `sample`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import datasets
+import models
+import samplers
+import visualize
+from sde_lib import SDE
+from training.checkpoints import Checkpoints
+from training.loop import train_loop
+from training.losses import get_loss_fn
+from training.state import TrainState, init_train_state, make_train_step
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    seed: int
+    sde: SDE
+    model: Any  # a flax.linen Module
+    dataset: datasets.Dataset
+    optimizer: optax.GradientTransformation
+    ema_rate: float
+    loss_options: dict  # continuous, likelihood_weighting, reduce_mean, eps
+    preprocess_options: dict  # uniform_dequantization, centered, random_flip
+    n_iters: int
+    batch_size: int
+    n_jitted_steps: int = 1
+    log_freq: int = 50
+    snapshot_freq: int = 10_000
+    preemption_freq: int = 1_000
+    snapshot_sampling: bool = True
+    sampling_method: str = "pc"
+    sampling_options: dict = dataclasses.field(default_factory=dict)
+    num_samples: int = 64
+
+    @property
+    def data_shape(self) -> tuple[int, ...]:
+        return tuple(self.dataset.shape)
+
+
+def initial_state(exp: Experiment) -> TrainState:
+    init_key, state_key = jax.random.split(jax.random.PRNGKey(exp.seed))
+    params = models.init_params(exp.model, init_key, (1,) + exp.data_shape)
+    return init_train_state(state_key, params, exp.optimizer)
+
+
+def _preprocess(exp: Experiment):
+    if not exp.dataset.is_image:
+        return lambda key, x: x
+    return lambda key, x: datasets.preprocess(key, x, **exp.preprocess_options)
+
+
+def build_train_step(exp: Experiment):
+    score_fn = models.get_score_fn(exp.sde, exp.model, train=True)
+
+    def loss_builder(dropout_key):
+        return get_loss_fn(exp.sde, lambda p, x, t: score_fn(p, x, t, dropout_key), **exp.loss_options)
+
+    step_fn = make_train_step(loss_builder, exp.optimizer, ema_rate=exp.ema_rate, preprocess=_preprocess(exp))
+    return jax.jit(step_fn, donate_argnums=0)
+
+
+def get_batches(exp: Experiment):
+    def batches(step: int, n: int) -> np.ndarray:
+        return np.stack([exp.dataset.train_batch(exp.seed, step + i, exp.batch_size)[0] for i in range(n)])
+
+    return batches
+
+
+def build_sample_fn(exp: Experiment, num_samples: int | None = None):
+    """A jitted `fn(key, params) -> (samples, nfe)` with the experiment's sampler and the model's score."""
+    shape = (num_samples or exp.num_samples,) + exp.data_shape
+    sample_fn = samplers.get_sampler(exp.sde, shape, exp.sampling_method, **exp.sampling_options)
+    score_fn = models.get_score_fn(exp.sde, exp.model)
+    return jax.jit(lambda key, params: sample_fn(key, models.bind_params(score_fn, params)))
+
+
+def save_pictures(exp: Experiment, samples: np.ndarray, path: str, title: str) -> str:
+    """An image grid (images) or a scatter plot over fresh data (2-D sets)."""
+    if exp.dataset.is_image:
+        images = datasets.postprocess(jnp.asarray(samples), exp.preprocess_options.get("centered", True))
+        return visualize.save_image_grid(path, np.asarray(images), title)
+    data = exp.dataset.train_batch(exp.seed + 1, 0, len(samples))[0]
+    return visualize.save_scatter(path, samples, data, title)
+
+
+def train(exp: Experiment, workdir: str, *, progress: bool = True) -> TrainState:
+    """Trains, resuming from the newest checkpoint in `workdir` if there is one."""
+    snapshot_sampler = build_sample_fn(exp) if exp.snapshot_sampling else None
+
+    def on_snapshot(state, step):
+        if snapshot_sampler is None:
+            return
+        samples, _ = snapshot_sampler(jax.random.PRNGKey(exp.seed + 1), state.ema_params)
+        save_pictures(exp, np.asarray(samples), os.path.join(workdir, "snapshots", f"samples_{step}.png"),
+                      f"EMA samples at step {step}")
+
+    return train_loop(
+        state=initial_state(exp), step_fn=build_train_step(exp), get_batches=get_batches(exp), workdir=workdir,
+        n_iters=exp.n_iters, n_jitted_steps=exp.n_jitted_steps, log_freq=exp.log_freq,
+        snapshot_freq=exp.snapshot_freq, preemption_freq=exp.preemption_freq, on_snapshot=on_snapshot,
+        progress=progress,
+    )
+
+
+def restore_state(exp: Experiment, workdir: str) -> TrainState:
+    checkpoints = Checkpoints(workdir)
+    try:
+        state = checkpoints.restore(initial_state(exp))
+    finally:
+        checkpoints.close()
+    if state is None:
+        raise FileNotFoundError(f"no checkpoint in {os.path.join(workdir, 'checkpoints')} or checkpoints-meta; "
+                                "train first (--mode train)")
+    return state
+
+
+def sample(exp: Experiment, workdir: str) -> tuple[str, str]:
+    """Samples from the newest checkpoint's EMA params; writes samples/samples_<step>.npz and a PNG."""
+    state = restore_state(exp, workdir)
+    step = int(state.step)
+    samples, nfe = build_sample_fn(exp)(jax.random.PRNGKey(exp.seed + 2), state.ema_params)
+    samples = np.asarray(samples)
+    out_dir = os.path.join(workdir, "samples")
+    os.makedirs(out_dir, exist_ok=True)
+    npz = os.path.join(out_dir, f"samples_{step}.npz")
+    np.savez(npz + ".tmp.npz", samples=samples, nfe=np.asarray(nfe))
+    os.replace(npz + ".tmp.npz", npz)
+    png = save_pictures(exp, samples, os.path.join(out_dir, f"samples_{step}.png"),
+                        f"{exp.sampling_method} samples, step {step}, NFE {float(np.mean(nfe)):.0f}")
+    return npz, png

@@ -1,0 +1,75 @@
+"""Pictures: sample grids for images, scatter plots over the data for 2-D sets."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def image_grid(images: np.ndarray, ncol: int | None = None, pad: int = 1) -> np.ndarray:
+    """Tiles images [B, H, W, C] in [0, 1] into one [rows*(H+pad), cols*(W+pad), C] array."""
+    images = np.asarray(images)
+    b, h, w, c = images.shape
+    ncol = ncol or int(math.ceil(math.sqrt(b)))
+    nrow = int(math.ceil(b / ncol))
+    grid = np.ones((nrow * (h + pad) + pad, ncol * (w + pad) + pad, c), images.dtype)
+    for i, img in enumerate(images):
+        r, q = divmod(i, ncol)
+        grid[pad + r * (h + pad): pad + r * (h + pad) + h, pad + q * (w + pad): pad + q * (w + pad) + w] = img
+    return grid
+
+
+def save_image_grid(path: str, images: np.ndarray, title: str | None = None) -> str:
+    """Writes images [B, H, W, C] with values in [0, 1] as one PNG grid."""
+    plt = _pyplot()
+    grid = np.clip(image_grid(images), 0.0, 1.0)
+    fig, ax = plt.subplots(figsize=(6, 6))
+    ax.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray" if grid.shape[-1] == 1 else None,
+              interpolation="nearest")
+    ax.axis("off")
+    if title:
+        ax.set_title(title)
+    _save(fig, path)
+    return path
+
+
+def save_scatter(path: str, samples: np.ndarray, data: np.ndarray | None = None, title: str | None = None) -> str:
+    """Writes a scatter plot of 2-D samples beside (and over) data drawn from the true distribution."""
+    plt = _pyplot()
+    samples = np.asarray(samples)
+    panels = 1 if data is None else 2
+    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 5), squeeze=False)
+    pts = samples if data is None else np.concatenate([samples, data])
+    lo, hi = np.percentile(pts, 0.5, axis=0), np.percentile(pts, 99.5, axis=0)
+    margin = 0.1 * (hi - lo)
+    if data is not None:
+        axes[0, 0].scatter(data[:, 0], data[:, 1], s=2, alpha=0.5, c="tab:gray")
+        axes[0, 0].set_title(f"data ({len(data)} points)")
+    ax = axes[0, panels - 1]
+    ax.scatter(samples[:, 0], samples[:, 1], s=2, alpha=0.5, c="tab:blue")
+    ax.set_title(title or f"samples ({len(samples)} points)")
+    for a in axes[0]:
+        a.set_xlim(lo[0] - margin[0], hi[0] + margin[0])
+        a.set_ylim(lo[1] - margin[1], hi[1] + margin[1])
+        a.set_aspect("equal")
+    _save(fig, path)
+    return path
+
+
+def _save(fig, path: str) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp, dpi=100, bbox_inches="tight")
+    _pyplot().close(fig)
+    os.replace(tmp, path)
