@@ -48,7 +48,7 @@ def build_dataset(config: ml_collections.ConfigDict) -> datasets.Dataset:
     if name not in datasets.DATASETS:
         raise ValueError(f"unknown data.dataset {name!r}; valid: {sorted(datasets.DATASETS)}")
     params = inspect.signature(datasets.DATASETS[name]).parameters
-    kwargs = {k: v for k, v in config.data.items() if k in params and v is not None}
+    kwargs = {k: v for k, v in config.data.items() if k in params and v not in (None, "")}
     return datasets.get_dataset(name, **kwargs)
 
 

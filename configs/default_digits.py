@@ -1,0 +1,61 @@
+"""Defaults for the embedded 8x8 handwritten digits (no download) with a small DDPM++ U-Net.
+
+Run:  python main.py --config configs/default_digits.py --workdir workdir/digits --mode train
+      python main.py --config configs/default_digits.py --workdir workdir/digits --mode sample
+Expect: a few minutes of training on 2 CPU cores; samples/samples_<step>.png shows digit-like glyphs.
+"""
+
+from configs import default_toy
+
+
+def get_config():
+    config = default_toy.get_config()
+    training = config.training
+    training.batch_size = 128
+    training.n_iters = 3000
+    training.n_jitted_steps = 25
+    training.log_freq = 100
+    training.snapshot_freq = 1500
+    training.snapshot_freq_for_preemption = 500
+
+    sampling = config.sampling
+    sampling.batch_size = 64
+    sampling.method = "pc"
+    sampling.predictor = "euler_maruyama"
+    sampling.corrector = "none"
+
+    data = config.data
+    data.dataset = "digits"
+    data.image_size = 8  # 8 (native) or larger, bilinearly resized
+    data.centered = True  # images in [-1, 1]
+    data.uniform_dequantization = False
+    data.random_flip = False  # digits are not mirror-symmetric
+
+    model = config.model
+    model.name = "ddpmpp"
+    model.sigma_max = 30.0  # VE: about the largest distance between two images
+    model.ema_rate = 0.999
+    model.nf = 32
+    model.ch_mult = (1, 2)
+    model.num_res_blocks = 1
+    model.attn_resolutions = (4,)
+    model.dropout = 0.0
+    model.resamp_with_conv = True
+    model.conditional = True
+    model.embedding_type = "fourier"  # log(noise label): works for every SDE's label
+    model.fourier_scale = 16.0
+    model.resblock_type = "biggan"
+    model.skip_rescale = True
+    model.init_scale = 0.0
+    model.progressive = "none"
+    model.progressive_input = "none"
+    model.progressive_combine = "sum"
+    model.fir = False
+    model.fir_kernel = (1, 3, 3, 1)
+    model.scale_by_sigma = False
+    for unused in ("width", "num_blocks"):
+        del model[unused]
+
+    config.optim.lr = 1e-3
+    config.optim.warmup = 200
+    return config

@@ -1,0 +1,17 @@
+"""subvpsde on the 2-D two moons set with the residual MLP.
+
+Run:  python main.py --config configs/subvp/two_moons.py --workdir workdir/subvp_two_moons --mode train
+      python main.py --config configs/subvp/two_moons.py --workdir workdir/subvp_two_moons --mode sample
+Expect: 1-3 min of training on 2 CPU cores; a scatter plot of samples over the data.
+"""
+
+from configs import default_toy
+
+
+def get_config():
+    config = default_toy.get_config()
+    config.training.sde = "subvpsde"
+    config.data.dataset = "two_moons"
+    config.sampling.predictor = "euler_maruyama"
+    config.sampling.corrector = "none"
+    return config

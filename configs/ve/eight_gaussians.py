@@ -1,0 +1,17 @@
+"""vesde on the 2-D eight gaussians set with the residual MLP.
+
+Run:  python main.py --config configs/ve/eight_gaussians.py --workdir workdir/ve_eight_gaussians --mode train
+      python main.py --config configs/ve/eight_gaussians.py --workdir workdir/ve_eight_gaussians --mode sample
+Expect: 1-3 min of training on 2 CPU cores; a scatter plot of samples over the data.
+"""
+
+from configs import default_toy
+
+
+def get_config():
+    config = default_toy.get_config()
+    config.training.sde = "vesde"
+    config.data.dataset = "eight_gaussians"
+    config.sampling.predictor = "reverse_diffusion"
+    config.sampling.corrector = "langevin"
+    return config

@@ -1,0 +1,17 @@
+"""vpsde on the 2-D eight gaussians set with the residual MLP.
+
+Run:  python main.py --config configs/vp/eight_gaussians.py --workdir workdir/vp_eight_gaussians --mode train
+      python main.py --config configs/vp/eight_gaussians.py --workdir workdir/vp_eight_gaussians --mode sample
+Expect: 1-3 min of training on 2 CPU cores; a scatter plot of samples over the data.
+"""
+
+from configs import default_toy
+
+
+def get_config():
+    config = default_toy.get_config()
+    config.training.sde = "vpsde"
+    config.data.dataset = "eight_gaussians"
+    config.sampling.predictor = "euler_maruyama"
+    config.sampling.corrector = "none"
+    return config
