@@ -1,0 +1,64 @@
+"""Time grids for the fixed-step samplers, and the checks of the options they share.
+
+A grid is M + 1 decreasing times t_0 = T > t_1 > ... > t_M = eps. Every grid is defined
+through the SDE's log-SNR lambda(t) = log(alpha / sigma) and its inverse, so it means the same
+thing for VP, sub-VP and VE:
+
+- `uniform_t`: uniform in t (Song et al. 2021).
+- `logsnr`: uniform in lambda (Lu et al. 2022, DPM-Solver, Sec. 3.3 "time step schedule").
+- `karras`: the rho-schedule of Karras et al. 2022 (EDM, Eq. 5) in sigma_EDM = sigma / alpha
+  = exp(-lambda): sigma_i = (sigma_max^(1/rho) + i / M (sigma_min^(1/rho) - sigma_max^(1/rho)))^rho.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from sde_lib import SDE
+from sde_lib.base import Array
+
+GRIDS = ("uniform_t", "logsnr", "karras")
+
+
+def check_grid_options(grid: str, rho: float) -> None:
+    if grid not in GRIDS:
+        raise ValueError(f"unknown grid {grid!r}; valid: {sorted(GRIDS)}")
+    if not rho > 0:
+        raise ValueError(f"rho must be > 0, got rho={rho!r}")
+
+
+def check_nfe(nfe, minimum: int, why: str) -> None:
+    """`nfe` must be an int >= `minimum`; `why` says what needs that many evaluations."""
+    if not isinstance(nfe, int) or isinstance(nfe, bool):
+        raise ValueError(f"nfe must be an integer, got nfe={nfe!r}")
+    if nfe < minimum:
+        raise ValueError(f"nfe must be >= {minimum} ({why}), got nfe={nfe!r}")
+
+
+def timesteps(sde: SDE, n_steps: int, *, grid: str, eps: float, rho: float = 7.0) -> Array:
+    """The n_steps + 1 times from T down to eps (both ends exact), as a [n_steps + 1] array."""
+    check_grid_options(grid, rho)
+    t_max, t_min = jnp.asarray(sde.T, jnp.result_type(float)), jnp.asarray(eps, jnp.result_type(float))
+    frac = jnp.linspace(0.0, 1.0, n_steps + 1)
+    if grid == "uniform_t":
+        ts = t_max + frac * (t_min - t_max)
+    elif grid == "logsnr":
+        lam_max, lam_min = sde.log_snr(t_min), sde.log_snr(t_max)
+        ts = sde.t_from_log_snr(lam_min + frac * (lam_max - lam_min))
+    else:  # karras: in sigma_EDM = exp(-lambda), spaced uniformly in sigma^(1/rho)
+        inv_rho_max = jnp.exp(-sde.log_snr(t_max) / rho)
+        inv_rho_min = jnp.exp(-sde.log_snr(t_min) / rho)
+        log_sigma_edm = rho * jnp.log(inv_rho_max + frac * (inv_rho_min - inv_rho_max))
+        ts = sde.t_from_log_snr(-log_sigma_edm)
+    # Pin the ends: the inverse log-SNR is exact only up to rounding.
+    return ts.at[0].set(t_max).at[-1].set(t_min)
+
+
+def sigma_edm(sde: SDE, t: Array) -> Array:
+    """sigma_EDM(t) = sigma(t) / alpha(t) = exp(-lambda(t)) (Karras et al. 2022, Sec. 2)."""
+    return jnp.exp(-sde.log_snr(t))
+
+
+def t_from_sigma_edm(sde: SDE, sigma: Array) -> Array:
+    """The time at which sigma(t) / alpha(t) = sigma."""
+    return sde.t_from_log_snr(-jnp.log(sigma))
