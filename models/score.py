@@ -34,9 +34,11 @@ def init_params(model: nn.Module, key: Array, shape) -> dict:
 
 def get_score_fn(sde: SDE, model: nn.Module, *, train: bool = False) -> ParamScoreFn:
     """`score_fn(params, x, t, dropout_key=None)`: the score of p_t that `model` with `params`
-    represents under `sde`. With `train=True` dropout is active and needs `dropout_key`."""
+    represents under `sde`. With `train=True` dropout is active and `dropout_key` is required."""
 
     def score_fn(params, x: Array, t: Array, dropout_key: Array | None = None) -> Array:
+        if train and dropout_key is None:
+            raise ValueError("dropout_key is required when train=True, got dropout_key=None")
         rngs = None if dropout_key is None else {"dropout": dropout_key}
         out = model.apply({"params": params}, x, sde.noise_label(t), train=train, rngs=rngs)
         return sde.score_from_output(out, t)
