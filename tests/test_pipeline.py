@@ -1,0 +1,130 @@
+"""Train -> pre-emption checkpoint -> restart -> sample, through main.py and in-process."""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from configs import default_digits, default_toy
+from configs.builders import build_experiment
+from training import run
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+TINY_CONFIG = '''
+from configs import default_toy
+
+def get_config():
+    c = default_toy.get_config()
+    c.training.n_iters = 10
+    c.training.batch_size = 32
+    c.training.n_jitted_steps = 5
+    c.training.log_freq = 5
+    c.training.snapshot_freq = 20
+    c.training.snapshot_freq_for_preemption = 5
+    c.training.snapshot_sampling = False
+    c.model.width = 32
+    c.model.num_blocks = 1
+    c.model.nf = 16
+    c.model.num_scales = 20
+    c.sampling.batch_size = 16
+    return c
+'''
+
+
+def tiny_toy_config(sde="vpsde", n_iters=20):
+    c = default_toy.get_config()
+    c.training.sde = sde
+    c.training.n_iters = n_iters
+    c.training.batch_size = 32
+    c.training.n_jitted_steps = 5
+    c.training.log_freq = 5
+    c.training.snapshot_freq = 20
+    c.training.snapshot_freq_for_preemption = 5
+    c.training.snapshot_sampling = sde == "vpsde"  # covers the snapshot pictures once
+    c.model.width = 32
+    c.model.num_blocks = 1
+    c.model.nf = 16
+    c.model.num_scales = 20
+    c.sampling.batch_size = 16
+    return c
+
+
+def main_py(*args):
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), *args], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+@pytest.mark.parametrize("sde", ["vpsde", "subvpsde", "vesde"])
+def test_main_train_restart_sample(tmp_path, sde):
+    config = tmp_path / "tiny.py"
+    config.write_text(TINY_CONFIG)
+    wd = str(tmp_path / "wd")
+    common = [f"--config={config}", f"--workdir={wd}", f"--config.training.sde={sde}"]
+    main_py(*common, "--mode=train")  # stops at step 10: snapshot + pre-emption checkpoints
+    assert sorted(os.listdir(os.path.join(wd, "checkpoints"))) == ["10"]
+    main_py(*common, "--mode=train", "--config.training.n_iters=20")  # the same run, resumed
+    assert "20" in os.listdir(os.path.join(wd, "checkpoints"))
+    with open(os.path.join(wd, "metrics.jsonl")) as f:
+        steps = [json.loads(line)["step"] for line in f]
+    assert steps == [5, 10, 15, 20], steps
+    assert any(n.startswith("events.out.tfevents") for n in os.listdir(os.path.join(wd, "tensorboard")))
+    main_py(*common, "--mode=sample")
+    samples = np.load(os.path.join(wd, "samples", "samples_20.npz"))["samples"]
+    assert samples.shape == (16, 2) and np.all(np.isfinite(samples))
+    assert os.path.getsize(os.path.join(wd, "samples", "samples_20.png")) > 1000
+
+
+def test_restarted_run_equals_uninterrupted_run(tmp_path):
+    full = run.train(build_experiment(tiny_toy_config(n_iters=20)), str(tmp_path / "a"), progress=False)
+    run.train(build_experiment(tiny_toy_config(n_iters=10)), str(tmp_path / "b"), progress=False)
+    resumed = run.train(build_experiment(tiny_toy_config(n_iters=20)), str(tmp_path / "b"), progress=False)
+    assert int(resumed.step) == 20
+    assert os.path.exists(tmp_path / "a" / "snapshots" / "samples_20.png")
+    for a, b in zip(jax.tree.leaves(full), jax.tree.leaves(resumed)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_sampling_is_reproducible_and_images_work(tmp_path):
+    c = default_digits.get_config()
+    c.training.n_iters = 10
+    c.training.batch_size = 8
+    c.training.n_jitted_steps = 5
+    c.training.log_freq = 5
+    c.training.snapshot_freq = 10
+    c.training.snapshot_freq_for_preemption = 5
+    c.model.nf = 8
+    c.model.attn_resolutions = ()
+    c.model.num_scales = 5
+    c.sampling.batch_size = 4
+    c.training.snapshot_sampling = False
+    exp = build_experiment(c)
+    wd = str(tmp_path / "digits")
+    run.train(exp, wd, progress=False)
+    npz, png = run.sample(exp, wd)
+    first = np.load(npz)["samples"]
+    assert first.shape == (4, 8, 8, 1) and os.path.getsize(png) > 1000
+    run.sample(exp, wd)
+    np.testing.assert_array_equal(np.load(npz)["samples"], first)
+
+
+def test_sampling_without_checkpoint_names_the_directory(tmp_path):
+    exp = build_experiment(tiny_toy_config())
+    with pytest.raises(FileNotFoundError, match="checkpoints"):
+        run.sample(exp, str(tmp_path / "empty"))
+
+
+def test_checkpoint_of_another_model_is_named(tmp_path):
+    wd = str(tmp_path / "wd")
+    run.train(build_experiment(tiny_toy_config(n_iters=5)), wd, progress=False)
+    other = tiny_toy_config(n_iters=5)
+    other.model.width = 48
+    with pytest.raises(ValueError, match="does not match"):
+        run.sample(build_experiment(other), wd)
