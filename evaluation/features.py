@@ -1,0 +1,229 @@
+"""Feature extractors for FID / KID, pluggable: anything with a name and `fn(images) -> [B, F]`.
+
+Images given to an extractor are pixels in [0, 1], shape [B, H, W, C] (what
+`datasets.postprocess` returns for samples, and raw data / 255 for real images).
+
+No weights are downloaded at run time. For the shipped 8x8 digits the project trains a small
+CNN classifier on the clean digits the first time it is asked for one and caches its parameters
+under `workdir/digits_classifier/`; its penultimate-layer (128-d) activations define the digits
+FID / KID, as Inception's pool features do for natural images (Heusel et al. 2017), and its
+predictions score class-conditional samples. Inception features come from a user-supplied
+weights file (see `inception_extractor`).
+
+Parameters are stored as `.npz` files of named arrays and read with `allow_pickle=False`: no
+pickle is ever loaded from user files.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import flax.linen as nn
+import flax.serialization
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+Array = jax.Array
+
+
+class FeatureExtractor(NamedTuple):
+    """`fn(images [B, H, W, C] in [0, 1]) -> features [B, F]`, jittable; `name` labels the metric."""
+
+    name: str
+    fn: Callable[[Array], Array]
+
+
+def extract_features(extractor: FeatureExtractor, images, *, batch_size: int = 500) -> np.ndarray:
+    """Features of many images, `batch_size` at a time, as float64 NumPy [N, F]."""
+    images = np.asarray(images, np.float32)
+    if images.ndim != 4:
+        raise ValueError(f"images must be [N, H, W, C] in [0, 1], got images.shape={images.shape}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size=}")
+    parts = [np.asarray(extractor.fn(images[i : i + batch_size])) for i in range(0, len(images), batch_size)]
+    return np.concatenate(parts).astype(np.float64)
+
+
+# ----- parameters as .npz of named arrays (never pickle) --------------------------------------
+def _flatten(tree, prefix: str = "") -> dict[str, np.ndarray]:
+    out = {}
+    for k, v in tree.items():
+        name = f"{prefix}{k}"
+        out.update(_flatten(v, name + "/") if isinstance(v, dict) else {name: np.asarray(v)})
+    return out
+
+
+def save_params(path, params, **meta) -> Path:
+    """Writes `params` (a flax pytree) to `path` (.npz) atomically; `meta` scalars go beside them
+    under `__meta__/<name>`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = _flatten(flax.serialization.to_state_dict(params))
+    arrays.update({f"__meta__/{k}": np.asarray(v) for k, v in meta.items()})
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
+    with os.fdopen(fd, "wb") as f:
+        np.savez(f, **arrays)
+    os.replace(tmp, path)
+    return path
+
+
+def load_params(path, template):
+    """Reads parameters saved by `save_params` into the structure of `template`, checking every
+    name and shape; loads no pickle. Returns (params, meta)."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except Exception as e:
+        raise ValueError(f"cannot read parameter file {path} (an .npz of named arrays is expected): {e}") from e
+    meta = {k.removeprefix("__meta__/"): v for k, v in arrays.items() if k.startswith("__meta__/")}
+    expected = _flatten(flax.serialization.to_state_dict(template))
+    got = {k: v for k, v in arrays.items() if not k.startswith("__meta__/")}
+    if set(got) != set(expected):
+        missing, extra = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
+        raise ValueError(f"parameter file {path} does not match the model: missing {missing[:5]}, unexpected {extra[:5]}")
+    for k, v in expected.items():
+        if got[k].shape != v.shape:
+            raise ValueError(f"parameter file {path}: {k} has shape {got[k].shape}, the model needs {v.shape}")
+    state = flax.serialization.to_state_dict(template)
+
+    def fill(node, prefix=""):
+        return {
+            k: fill(v, f"{prefix}{k}/") if isinstance(v, dict) else jnp.asarray(got[f"{prefix}{k}"], v.dtype)
+            for k, v in node.items()
+        }
+
+    return flax.serialization.from_state_dict(template, fill(state)), meta
+
+
+# ----- the digits classifier ------------------------------------------------------------------
+class DigitsCNN(nn.Module):
+    """A small CNN for digit images in [-1, 1]: three 3x3 convolutions (the first with stride
+    `stem_stride`, e.g. 2 for 16x16 images, so every size ends on the same 4x4 grid), one 2x2
+    average pooling, a 128-unit hidden layer on the flattened map (the features) and the class
+    logits. Returns (logits, features)."""
+
+    num_classes: int = 10
+    width: int = 32
+    feature_dim: int = 128
+    stem_stride: int = 1
+
+    @nn.compact
+    def __call__(self, x):
+        h = nn.relu(nn.Conv(self.width, (3, 3), strides=self.stem_stride)(x))
+        h = nn.relu(nn.Conv(2 * self.width, (3, 3))(h))
+        h = nn.avg_pool(h, (2, 2), (2, 2))
+        h = nn.relu(nn.Conv(2 * self.width, (3, 3))(h))
+        features = nn.relu(nn.Dense(self.feature_dim)(h.reshape(h.shape[0], -1)))
+        return nn.Dense(self.num_classes)(features), features
+
+
+def digits_cnn(image_size: int, num_classes: int = 10) -> DigitsCNN:
+    """The classifier for square digit images of side `image_size` (stride image_size // 8)."""
+    return DigitsCNN(num_classes=num_classes, stem_stride=max(1, image_size // 8))
+
+
+def _to_model_space(images: Array) -> Array:
+    # Pixels in [0, 1] -> the centred [-1, 1] inputs the classifier is trained on.
+    return 2.0 * jnp.asarray(images, jnp.float32) - 1.0
+
+
+def random_shift(key: Array, x: Array, max_shift: int) -> Array:
+    """Translates each image [B, H, W, C] by its own random offset in [-max_shift, max_shift]^2,
+    filling with the background value -1 (the augmentation of LeCun et al. 1998, in spirit)."""
+    b, h, w, c = x.shape
+    padded = jnp.pad(x, ((0, 0), (max_shift,) * 2, (max_shift,) * 2, (0, 0)), constant_values=-1.0)
+    offsets = jax.random.randint(key, (b, 2), 0, 2 * max_shift + 1)
+    crop = lambda xi, o: jax.lax.dynamic_slice(xi, (o[0], o[1], 0), (h, w, c))
+    return jax.vmap(crop)(padded, offsets)
+
+
+def train_digits_classifier(
+    dataset, *, steps: int = 1200, batch_size: int = 128, lr: float = 2e-3, seed: int = 0,
+    model: DigitsCNN | None = None,
+):
+    """Trains `model` (default `digits_cnn(H)`) on `dataset`'s clean labelled images with
+    cross-entropy and AdamW under a cosine schedule; inputs are data / 255 mapped to [-1, 1], each
+    shifted at random by up to H // 8 pixels. Step i uses batch (seed, i) and key fold_in(key(seed), i).
+    Returns params."""
+    if not dataset.is_image or dataset.num_classes is None:
+        raise ValueError(f"dataset must be labelled images, got {dataset.name!r} ({dataset.is_image=}, {dataset.num_classes=})")
+    for name, value in (("steps", steps), ("batch_size", batch_size)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
+    model = digits_cnn(dataset.shape[0], dataset.num_classes) if model is None else model
+    max_shift = max(1, dataset.shape[0] // 8)
+    k_init, k_aug = jax.random.split(jax.random.key(seed))
+    params = model.init(k_init, jnp.zeros((1, *dataset.shape)))["params"]
+    tx = optax.adamw(optax.cosine_decay_schedule(lr, steps), weight_decay=1e-4)
+    opt_state = tx.init(params)
+
+    @jax.jit
+    def step(params, opt_state, key, x, y):
+        x = random_shift(key, _to_model_space(x / 255.0), max_shift)
+
+        def loss_fn(p):
+            logits, _ = model.apply({"params": p}, x)
+            return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+        loss, grads = jax.value_and_grad(loss_fn)(params)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    for i in range(steps):
+        x, y = dataset.train_batch(seed, i, batch_size)
+        params, opt_state, _ = step(params, opt_state, jax.random.fold_in(k_aug, i), x, y)
+    return params
+
+
+class DigitsClassifier(NamedTuple):
+    """The trained digits classifier: its feature extractor, `classify(images in [0, 1]) -> labels`,
+    its accuracy on the dataset's held-out split, its parameters and the cache file."""
+
+    extractor: FeatureExtractor
+    classify: Callable[[Array], Array]
+    accuracy: float
+    params: object
+    path: Path
+
+
+def classifier_functions(model: DigitsCNN, params) -> tuple[FeatureExtractor, Callable]:
+    """The (jitted) feature extractor and classify function of a trained `DigitsCNN`."""
+    features = jax.jit(lambda images: model.apply({"params": params}, _to_model_space(images))[1])
+    classify = jax.jit(lambda images: jnp.argmax(model.apply({"params": params}, _to_model_space(images))[0], -1))
+    return FeatureExtractor(f"digits_cnn{model.feature_dim}", features), classify
+
+
+def heldout_accuracy(classify: Callable, dataset, *, batch_size: int = 500) -> float:
+    """The fraction of the dataset's held-out images that `classify` labels correctly."""
+    correct = total = 0
+    for x, y in dataset.eval_batches(batch_size):
+        correct += int(np.sum(np.asarray(classify(x / 255.0)) == y))
+        total += len(y)
+    return correct / total
+
+
+def digits_classifier(
+    workdir, *, image_size: int = 8, seed: int = 0, steps: int = 1200, batch_size: int = 128, lr: float = 2e-3,
+) -> DigitsClassifier:
+    """The digits classifier at `image_size`, trained on the first call (30-40 s at 8x8 or 16x16 on two
+    busy CPU cores) and cached as `workdir/digits_classifier/digits_{image_size}px_seed{seed}_steps{steps}.npz`;
+    later calls load the file (no pickle). The held-out accuracy is recomputed on every call."""
+    import datasets  # the only function here that needs the shipped data
+
+    dataset = datasets.get_dataset("digits", image_size=image_size)
+    model = digits_cnn(image_size, dataset.num_classes)
+    path = Path(workdir) / "digits_classifier" / f"digits_{image_size}px_seed{seed}_steps{steps}.npz"
+    if path.exists():
+        template = model.init(jax.random.key(0), jnp.zeros((1, *dataset.shape)))["params"]
+        params, _ = load_params(path, template)
+    else:
+        params = train_digits_classifier(dataset, steps=steps, batch_size=batch_size, lr=lr, seed=seed, model=model)
+        save_params(path, params, image_size=image_size, seed=seed, steps=steps)
+    extractor, classify = classifier_functions(model, params)
+    return DigitsClassifier(extractor, classify, heldout_accuracy(classify, dataset), params, path)
