@@ -129,7 +129,8 @@ class TimeEmbedding(nn.Module):
 
 class AttnBlock(nn.Module):
     """Self-attention over all pixels (DDPM, Ho et al. 2020), with NCSN++'s optional 1/sqrt(2)
-    skip rescaling. The output projection starts at `init_scale` (0: the block starts as identity)."""
+    skip rescaling. q, k, v start at scale 0.1 and the output projection at `init_scale` (0: the
+    block starts as the identity), as in the paper's `NIN` layers."""
 
     skip_rescale: bool = False
     init_scale: float = 0.0
@@ -138,7 +139,7 @@ class AttnBlock(nn.Module):
     def __call__(self, x: Array) -> Array:
         b, h, w, c = x.shape
         y = group_norm(x)
-        q, k, v = (dense(y, c).reshape(b, h * w, c) for _ in range(3))
+        q, k, v = (dense(y, c, init_scale=0.1).reshape(b, h * w, c) for _ in range(3))
         weights = jax.nn.softmax(jnp.einsum("bic,bjc->bij", q, k) * c**-0.5, axis=-1)
         y = jnp.einsum("bij,bjc->bic", weights, v).reshape(b, h, w, c)
         y = dense(y, c, init_scale=self.init_scale)
