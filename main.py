@@ -18,6 +18,9 @@ from ml_collections import config_flags
 config_flags.DEFINE_config_file("config", "configs/default_toy.py", "Path to a config file.", lock_config=True)
 flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs, samples and pictures.")
 flags.DEFINE_enum("mode", "train", ["train", "sample"], "What to run.")
+flags.DEFINE_string("coordinator_address", None, "Multi-host: address:port of process 0 (jax.distributed).")
+flags.DEFINE_integer("num_processes", None, "Multi-host: number of processes.")
+flags.DEFINE_integer("process_id", None, "Multi-host: this process's index.")
 flags.mark_flags_as_required(["workdir"])
 FLAGS = flags.FLAGS
 
@@ -25,8 +28,11 @@ FLAGS = flags.FLAGS
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
+    import parallel
     from configs.builders import build_experiment
     from training import run
+
+    parallel.initialize_distributed(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
 
     config, workdir = FLAGS.config, FLAGS.workdir
     try:

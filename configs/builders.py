@@ -96,4 +96,6 @@ def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
         sampling_method=config.sampling.method,
         sampling_options=sampling_options(config),
         num_samples=config.sampling.batch_size,
+        num_devices=config.num_devices,
+        fsdp=training.fsdp,
     )

@@ -11,6 +11,7 @@ import ml_collections
 def get_config():
     config = ml_collections.ConfigDict()
     config.seed = 0  # seeds parameters, data order, training noise and sampling
+    config.num_devices = 0  # devices of the data-parallel mesh; 0: all visible (on all hosts)
 
     config.training = training = ml_collections.ConfigDict()
     training.sde = "vpsde"  # vpsde | subvpsde | vesde: the one switch between SDEs
@@ -25,6 +26,7 @@ def get_config():
     training.snapshot_freq = 2000  # steps between kept checkpoints in checkpoints/
     training.snapshot_freq_for_preemption = 500  # steps between the resumable checkpoint in checkpoints-meta/
     training.snapshot_sampling = True  # write a picture of EMA samples at every snapshot
+    training.fsdp = False  # also shard parameters and optimizer state over the devices (large models)
 
     config.sampling = sampling = ml_collections.ConfigDict()
     sampling.method = "pc"  # pc | ode | a fast sampler (see samplers.METHODS)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 
 import jax
-import numpy as np
 import orbax.checkpoint as ocp
 
 
@@ -42,8 +41,7 @@ class Checkpoints:
         if step is None:
             return None
         manager = self.preemption if step in self.preemption.all_steps() else self.snapshots
-        abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), np.asarray(x).dtype)
-                                if not hasattr(x, "sharding") else ocp.utils.to_shape_dtype_struct(x), target)
+        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)  # keeps each leaf's sharding
         try:
             return manager.restore(step, args=ocp.args.StandardRestore(abstract))
         except (ValueError, KeyError) as e:

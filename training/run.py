@@ -16,6 +16,7 @@ import optax
 
 import datasets
 import models
+import parallel
 import samplers
 import visualize
 from sde_lib import SDE
@@ -45,6 +46,8 @@ class Experiment:
     sampling_method: str = "pc"
     sampling_options: dict = dataclasses.field(default_factory=dict)
     num_samples: int = 64
+    num_devices: int = 0  # devices of the data-parallel mesh; 0: all visible
+    fsdp: bool = False  # shard parameters and optimizer state over the devices too
 
     @property
     def data_shape(self) -> tuple[int, ...]:
@@ -63,29 +66,52 @@ def _preprocess(exp: Experiment):
     return lambda key, x: datasets.preprocess(key, x, **exp.preprocess_options)
 
 
-def build_train_step(exp: Experiment):
+def placed_initial_state(exp: Experiment, mesh) -> tuple[TrainState, Any]:
+    """The initial state on the mesh, and its shardings (replicated, or FSDP)."""
+    state = initial_state(exp)
+    shardings = parallel.state_shardings(state, mesh, exp.fsdp)
+    return parallel.place(state, shardings), shardings
+
+
+def build_train_step(exp: Experiment, mesh, state_shardings):
+    """The jitted update: batches [n, B, ...] sharded along B, the state as `state_shardings`."""
+    parallel.check_batch_size(exp.batch_size, mesh, "training.batch_size")
     score_fn = models.get_score_fn(exp.sde, exp.model, train=True)
 
     def loss_builder(dropout_key):
         return get_loss_fn(exp.sde, lambda p, x, t: score_fn(p, x, t, dropout_key), **exp.loss_options)
 
     step_fn = make_train_step(loss_builder, exp.optimizer, ema_rate=exp.ema_rate, preprocess=_preprocess(exp))
-    return jax.jit(step_fn, donate_argnums=0)
+    return jax.jit(step_fn, in_shardings=(state_shardings, parallel.data_sharding(mesh, 1)),
+                   out_shardings=(state_shardings, parallel.replicated(mesh)), donate_argnums=0)
 
 
-def get_batches(exp: Experiment):
-    def batches(step: int, n: int) -> np.ndarray:
-        return np.stack([exp.dataset.train_batch(exp.seed, step + i, exp.batch_size)[0] for i in range(n)])
+def get_batches(exp: Experiment, mesh):
+    """Raw batches for steps step..step+n-1, [n, B, ...], placed on the mesh (sharded along B)."""
+    sharding = parallel.data_sharding(mesh, 1)
+
+    def batches(step: int, n: int) -> jax.Array:
+        raw = np.stack([exp.dataset.train_batch(exp.seed, step + i, exp.batch_size)[0] for i in range(n)])
+        return parallel.put(raw, sharding)
 
     return batches
 
 
-def build_sample_fn(exp: Experiment, num_samples: int | None = None):
-    """A jitted `fn(key, params) -> (samples, nfe)` with the experiment's sampler and the model's score."""
-    shape = (num_samples or exp.num_samples,) + exp.data_shape
-    sample_fn = samplers.get_sampler(exp.sde, shape, exp.sampling_method, **exp.sampling_options)
+def build_sample_fn(exp: Experiment, mesh, num_samples: int | None = None):
+    """A jitted `fn(key, params) -> (samples, nfe)` with the experiment's sampler and the model's score;
+    samples are sharded over the mesh (per-sample keys make them independent of the device count)."""
+    num_samples = num_samples or exp.num_samples
+    parallel.check_batch_size(num_samples, mesh, "sampling.batch_size")
+    sample_fn = samplers.get_sampler(exp.sde, (num_samples,) + exp.data_shape, exp.sampling_method,
+                                     **exp.sampling_options)
     score_fn = models.get_score_fn(exp.sde, exp.model)
-    return jax.jit(lambda key, params: sample_fn(key, models.bind_params(score_fn, params)))
+    sharding = parallel.data_sharding(mesh)
+
+    def fn(key, params):
+        samples, nfe = sample_fn(key, models.bind_params(score_fn, params))
+        return jax.lax.with_sharding_constraint(samples, sharding), nfe
+
+    return jax.jit(fn)
 
 
 def save_pictures(exp: Experiment, samples: np.ndarray, path: str, title: str) -> str:
@@ -98,8 +124,11 @@ def save_pictures(exp: Experiment, samples: np.ndarray, path: str, title: str) -
 
 
 def train(exp: Experiment, workdir: str, *, progress: bool = True) -> TrainState:
-    """Trains, resuming from the newest checkpoint in `workdir` if there is one."""
-    snapshot_sampler = build_sample_fn(exp) if exp.snapshot_sampling else None
+    """Trains on all devices of the mesh, resuming from the newest checkpoint in `workdir`."""
+    mesh = parallel.make_mesh(exp.num_devices)
+    state, shardings = placed_initial_state(exp, mesh)
+    step_fn = build_train_step(exp, mesh, shardings)
+    snapshot_sampler = build_sample_fn(exp, mesh) if exp.snapshot_sampling else None
 
     def on_snapshot(state, step):
         if snapshot_sampler is None:
@@ -109,17 +138,17 @@ def train(exp: Experiment, workdir: str, *, progress: bool = True) -> TrainState
                       f"EMA samples at step {step}")
 
     return train_loop(
-        state=initial_state(exp), step_fn=build_train_step(exp), get_batches=get_batches(exp), workdir=workdir,
+        state=state, step_fn=step_fn, get_batches=get_batches(exp, mesh), workdir=workdir,
         n_iters=exp.n_iters, n_jitted_steps=exp.n_jitted_steps, log_freq=exp.log_freq,
         snapshot_freq=exp.snapshot_freq, preemption_freq=exp.preemption_freq, on_snapshot=on_snapshot,
         progress=progress,
     )
 
 
-def restore_state(exp: Experiment, workdir: str) -> TrainState:
+def restore_state(exp: Experiment, workdir: str, mesh) -> TrainState:
     checkpoints = Checkpoints(workdir)
     try:
-        state = checkpoints.restore(initial_state(exp))
+        state = checkpoints.restore(placed_initial_state(exp, mesh)[0])
     finally:
         checkpoints.close()
     if state is None:
@@ -130,9 +159,10 @@ def restore_state(exp: Experiment, workdir: str) -> TrainState:
 
 def sample(exp: Experiment, workdir: str) -> tuple[str, str]:
     """Samples from the newest checkpoint's EMA params; writes samples/samples_<step>.npz and a PNG."""
-    state = restore_state(exp, workdir)
+    mesh = parallel.make_mesh(exp.num_devices)
+    state = restore_state(exp, workdir, mesh)
     step = int(state.step)
-    samples, nfe = build_sample_fn(exp)(jax.random.PRNGKey(exp.seed + 2), state.ema_params)
+    samples, nfe = build_sample_fn(exp, mesh)(jax.random.PRNGKey(exp.seed + 2), state.ema_params)
     samples = np.asarray(samples)
     out_dir = os.path.join(workdir, "samples")
     os.makedirs(out_dir, exist_ok=True)
