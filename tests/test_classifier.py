@@ -1,0 +1,179 @@
+"""The noise-conditional classifier (gradients against the analytic gradient and finite
+differences; a briefly trained one against the Bayes classifier of a Gaussian mixture, whose
+posteriors p_t(y | x) are exact) and the clean digits classifier (learning, npz cache, no pickle)."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import datasets
+from conftest import make_sde
+from evaluation import features
+from sde_lib import GaussianMixture, batch_mul
+from training import classifier
+
+
+class _LinearLogits(nn.Module):
+    """logits = x W + b + cond v: a hand-built model whose input gradient is known."""
+
+    num_classes: int
+
+    @nn.compact
+    def __call__(self, x, cond):
+        W = self.param("W", nn.initializers.normal(1.0), (x.shape[-1], self.num_classes))
+        b = self.param("b", nn.initializers.normal(1.0), (self.num_classes,))
+        v = self.param("v", nn.initializers.normal(1.0), (self.num_classes,))
+        return x @ W + b + cond[:, None] * v
+
+
+def test_grad_fn_matches_analytic_gradient(sde_name):
+    # d/dx log softmax(c x W + b + lam v)[y] = c W (e_y - softmax), c = 1 / sqrt(alpha^2 + sigma^2).
+    sde = make_sde(sde_name)
+    model = _LinearLogits(num_classes=4)
+    kx, kt, ky, kp = jax.random.split(jax.random.key(0), 4)
+    x = 3.0 * jax.random.normal(kx, (16, 3))
+    t = jax.random.uniform(kt, (16,), minval=1e-3, maxval=1.0)
+    y = jax.random.randint(ky, (16,), 0, 4)
+    params = model.init(kp, x, t)["params"]
+    c = 1.0 / jnp.sqrt(sde.alpha(t) ** 2 + sde.sigma(t) ** 2)
+    p = jax.nn.softmax(batch_mul(c, x) @ params["W"] + params["b"] + sde.log_snr(t)[:, None] * params["v"])
+    expected = batch_mul(c, (jax.nn.one_hot(y, 4) - p) @ params["W"].T)
+    got = jax.jit(classifier.get_classifier_grad_fn(sde, model, params))(x, t, y)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(3, 8, 8, 1), (3, 5)])
+def test_grad_fn_matches_finite_differences(x64, shape):
+    # The CNN (images) and MLP (vectors) classifiers in float64: central differences along a random
+    # direction have error O(h^2) ~ 1e-10 relative to the directional derivative.
+    sde = make_sde("ve")
+    model = classifier.NoisyClassifier(num_classes=3, width=8, embed_dim=16)
+    kx, kd, kp = jax.random.split(jax.random.key(1), 3)
+    x = jax.random.normal(kx, shape, jnp.float64)
+    d = jax.random.normal(kd, shape, jnp.float64)
+    t = jnp.array([0.05, 0.4, 0.9], jnp.float64)
+    y = jnp.array([0, 2, 1])
+    params = jax.tree.map(lambda a: a.astype(jnp.float64), model.init(kp, x, t)["params"])
+    g = jax.jit(classifier.get_classifier_grad_fn(sde, model, params))(x, t, y)
+    log_p = jax.jit(lambda x: jnp.take_along_axis(
+        jax.nn.log_softmax(classifier.classifier_logits(sde, model, params, x, t)), y[:, None], 1
+    )[:, 0])
+    h = 1e-5
+    fd = (log_p(x + h * d) - log_p(x - h * d)) / (2 * h)
+    np.testing.assert_allclose(jnp.sum((g * d).reshape(3, -1), 1), fd, rtol=1e-6)
+
+
+def test_grad_fn_does_not_recompile():
+    sde = make_sde("vp")
+    model = classifier.NoisyClassifier(num_classes=2, width=8, embed_dim=16)
+    params = model.init(jax.random.key(0), jnp.zeros((4, 2)), jnp.zeros((4,)))["params"]
+    grad_fn = classifier.get_classifier_grad_fn(sde, model, params)
+    traces = []
+    fn = jax.jit(lambda x, t, y: (traces.append(1), grad_fn(x, t, y))[1])
+    for seed in range(2):
+        x = jax.random.normal(jax.random.key(seed), (4, 2))
+        jax.block_until_ready(fn(x, jnp.full((4,), 0.1 * (seed + 1)), jnp.array([0, 1, 1, 0])))
+    assert len(traces) == 1 and fn._cache_size() == 1
+
+
+def _exact_log_posterior_grad(gm, sde, x, t, y):
+    """grad_x log p_t(y | x) = score of p_t(x | y) (component y alone) - score of p_t(x)."""
+    def component_score(xi, yi, ti):
+        component = GaussianMixture(jnp.ones(1), gm.means[yi][None], gm.covs[yi][None])
+        return component.score_fn(sde)(xi[None], ti[None])[0]
+
+    return jax.vmap(component_score)(x, y, t) - gm.score_fn(sde)(x, t)
+
+
+@pytest.mark.parametrize("sde_name", ["vp", "ve"])
+def test_trained_classifier_matches_bayes_posterior(sde_name):
+    # Two overlapping classes N(-+e1, 0.78^2 I): the Bayes accuracy at t ~ 0 is Phi(1 / 0.78) = 0.90.
+    sde = make_sde(sde_name)
+    gm = GaussianMixture.isotropic([[-1.0, 0.0], [1.0, 0.0]], 0.78)
+    x, y = gm.sample(jax.random.key(0), 20000, return_labels=True)
+    ds = datasets.ArrayDataset(
+        "two_gaussians", np.asarray(x[:16000]), np.asarray(y[:16000]), np.asarray(x[16000:]),
+        np.asarray(y[16000:]), is_image=False, num_classes=2,
+    )
+    model = classifier.NoisyClassifier(num_classes=2, width=16)
+    params = classifier.train_noise_conditional_classifier(
+        sde, ds, steps=600, batch_size=256, lr=3e-3, seed=0, model=model
+    )
+    grad_fn = jax.jit(classifier.get_classifier_grad_fn(sde, model, params))
+    n = 4000
+    x0, y0 = gm.sample(jax.random.key(1), n, return_labels=True)
+    for i, tt in enumerate([0.01, 0.1, 0.3]):
+        t = jnp.full((n,), tt)
+        mean, std = sde.marginal_prob(x0, t)
+        xt = mean + batch_mul(std, jax.random.normal(jax.random.key(2 + i), x0.shape))
+        posterior = gm.responsibilities(xt, sde, t)
+        logits = classifier.classifier_logits(sde, model, params, xt, t)
+        bayes_acc = jnp.mean(jnp.argmax(posterior, 1) == y0)
+        acc = jnp.mean(jnp.argmax(logits, 1) == y0)
+        # The two rules disagree only near the decision boundary; measured gaps are <= 0.002.
+        assert abs(acc - bayes_acc) < 0.015, (tt, acc, bayes_acc)
+        # The probabilities, not only the decisions: measured mean |p - p_exact| <= 0.015.
+        assert jnp.mean(jnp.abs(jax.nn.softmax(logits) - posterior)) < 0.03
+        # The guidance term itself: measured relative L2 errors 0.09-0.16.
+        exact = _exact_log_posterior_grad(gm, sde, xt, t, y0)
+        rel = jnp.linalg.norm(grad_fn(xt, t, y0) - exact) / jnp.linalg.norm(exact)
+        assert rel < 0.35, (tt, rel)
+
+
+def test_classifier_errors_name_the_argument():
+    sde = make_sde("vp")
+    with pytest.raises(ValueError, match="num_classes=None"):
+        classifier.train_noise_conditional_classifier(sde, datasets.get_dataset("two_moons"), steps=1)
+    with pytest.raises(ValueError, match="steps"):
+        classifier.train_noise_conditional_classifier(sde, datasets.get_dataset("digits"), steps=0)
+    with pytest.raises(ValueError, match="eps"):
+        classifier.get_classifier_loss_fn(sde, classifier.NoisyClassifier(num_classes=2), eps=0.0)
+
+
+# ----- the clean digits classifier and its cache ----------------------------------------------
+def test_digits_classifier_learns_and_caches(tmp_path, monkeypatch):
+    # 150 steps (a fraction of the default 1200, which reaches 97% held-out) already give > 80%;
+    # chance is 10%.
+    clf = features.digits_classifier(tmp_path, image_size=8, steps=150)
+    assert clf.accuracy > 0.8
+    assert clf.path.is_file() and clf.path.parent == tmp_path / "digits_classifier"
+    ds = datasets.get_dataset("digits", image_size=8)
+    x, y = next(ds.eval_batches(64))
+    f = features.extract_features(clf.extractor, x / 255.0, batch_size=25)
+    assert f.shape == (64, 128) and f.dtype == np.float64
+    np.testing.assert_allclose(f, np.asarray(clf.extractor.fn(x / 255.0)), rtol=1e-5, atol=1e-6)
+    # The second call loads the file (training is not called) and gives the same classifier.
+    monkeypatch.setattr(features, "train_digits_classifier", lambda *a, **k: pytest.fail("retrained"))
+    again = features.digits_classifier(tmp_path, image_size=8, steps=150)
+    assert again.accuracy == clf.accuracy
+    np.testing.assert_array_equal(np.asarray(again.classify(x / 255.0)), np.asarray(clf.classify(x / 255.0)))
+
+
+def test_params_npz_refuses_pickles_and_mismatches(tmp_path):
+    model = features.digits_cnn(8)
+    template = model.init(jax.random.key(0), jnp.zeros((1, 8, 8, 1)))["params"]
+    path = features.save_params(tmp_path / "p.npz", template, steps=3)
+    params, meta = features.load_params(path, template)
+    assert int(meta["steps"]) == 3
+    jax.tree.map(np.testing.assert_array_equal, params, template)
+    # An object array would need pickle to load: it is refused, not unpickled.
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **{"Dense_0/kernel": np.array([{"a": 1}], dtype=object)})
+    with pytest.raises(ValueError, match="cannot read parameter file"):
+        features.load_params(bad, template)
+    # Parameters of another model (16x16: a different stride, the same names) fail on shape or names.
+    other = features.digits_cnn(16, num_classes=3).init(jax.random.key(0), jnp.zeros((1, 16, 16, 1)))["params"]
+    with pytest.raises(ValueError, match="Dense_1/kernel has shape"):
+        features.load_params(features.save_params(tmp_path / "o.npz", other), template)
+
+
+def test_noisy_digits_classifier_caches_per_sde(tmp_path):
+    vp, ve = make_sde("vp"), make_sde("ve")
+    model, params, path = classifier.noisy_digits_classifier(vp, tmp_path, steps=2, batch_size=8)
+    _, params_again, path_again = classifier.noisy_digits_classifier(vp, tmp_path, steps=2, batch_size=8)
+    assert path == path_again and path.parent == tmp_path / "noisy_classifier"
+    jax.tree.map(np.testing.assert_array_equal, params, params_again)
+    assert classifier.noisy_classifier_path(tmp_path, ve, image_size=8, centered=True, seed=0, steps=2) != path
+    assert isinstance(model, classifier.NoisyClassifier) and model.num_classes == 10
