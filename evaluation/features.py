@@ -8,7 +8,7 @@ CNN classifier on the clean digits the first time it is asked for one and caches
 under `workdir/digits_classifier/`; its penultimate-layer (128-d) activations define the digits
 FID / KID, as Inception's pool features do for natural images (Heusel et al. 2017), and its
 predictions score class-conditional samples. Inception features come from a user-supplied
-weights file (see `inception_extractor`).
+weights file (`inception_extractor`; the network and the file format are in evaluation/inception.py).
 
 Parameters are stored as `.npz` files of named arrays and read with `allow_pickle=False`: no
 pickle is ever loaded from user files.
@@ -47,6 +47,17 @@ def extract_features(extractor: FeatureExtractor, images, *, batch_size: int = 5
         raise ValueError(f"batch_size must be a positive integer, got {batch_size=}")
     parts = [np.asarray(extractor.fn(images[i : i + batch_size])) for i in range(0, len(images), batch_size)]
     return np.concatenate(parts).astype(np.float64)
+
+
+def inception_extractor(weights_path, *, resolution: int = 299) -> FeatureExtractor:
+    """The 2048-d pool features of the FID Inception-v3, with weights read (no pickle) from the
+    user's .npz at `weights_path` (format and conversion: evaluation/inception.py). Grey images are
+    repeated to RGB; every image is resized to `resolution` (299 for comparable FIDs)."""
+    from evaluation import inception
+
+    weights = jax.tree.map(jnp.asarray, inception.load_weights(weights_path))
+    run = jax.jit(inception.inception_pool_features, static_argnames="resolution")
+    return FeatureExtractor("inception_pool3", lambda images: run(weights, images, resolution=resolution))
 
 
 # ----- parameters as .npz of named arrays (never pickle) --------------------------------------

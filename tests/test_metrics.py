@@ -1,5 +1,6 @@
 """FID, KID and sliced Wasserstein against closed forms, brute force and Monte Carlo; toy metrics
-against the exact entropy of Gaussian data; the digits feature extractor's cache and its errors."""
+against the exact entropy of Gaussian data; the Inception feature extractor's layouts, pooling
+conventions and weights-file checks (with random weights: none can be downloaded)."""
 
 import math
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from evaluation import metrics
+from evaluation import features, inception, metrics
 from sde_lib import GaussianMixture
 
 
@@ -162,3 +163,63 @@ def test_metric_errors_name_the_argument():
         metrics.fid_from_features(np.full((4, 3), np.nan), f)
     with pytest.raises(ValueError, match="cov2"):
         metrics.frechet_distance(np.zeros(2), np.eye(2), np.zeros(2), np.eye(3))
+
+
+# ----- Inception features from a user-supplied weights file -----------------------------------
+def _random_inception_npz(path, seed=0, **extra):
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for name, shape in inception.expected_arrays().items():
+        if name.endswith("conv.weight"):
+            arrays[name] = rng.normal(0, math.sqrt(2.0 / np.prod(shape[1:])), shape).astype(np.float32)
+        elif name.endswith(("running_var", "bn.weight")):
+            arrays[name] = rng.uniform(0.5, 2.0, shape).astype(np.float32)
+        else:
+            arrays[name] = rng.normal(0, 0.1, shape).astype(np.float32)
+    arrays.update(extra)
+    np.savez(path, **arrays)
+    return arrays
+
+
+def test_inception_first_unit_matches_explicit_conv_and_batchnorm(tmp_path):
+    # Conv2d_1a_3x3 (3 -> 32, 3x3, stride 2) on NCHW input, against sliding windows in NumPy
+    # followed by batch-norm with eps 1e-3 and ReLU: checks the layouts and the folding.
+    arrays = _random_inception_npz(tmp_path / "w.npz")
+    weights = inception.load_weights(tmp_path / "w.npz")
+    x = np.random.default_rng(1).normal(size=(2, 3, 9, 9)).astype(np.float32)
+    got = inception._conv(weights, inception.architecture(), "Conv2d_1a_3x3", jnp.asarray(x))
+    win = np.lib.stride_tricks.sliding_window_view(x, (3, 3), axis=(2, 3))[:, :, ::2, ::2]  # [B, C, 4, 4, 3, 3]
+    y = np.einsum("bchwij,ocij->bohw", win, arrays["Conv2d_1a_3x3.conv.weight"])
+    bn = lambda p: arrays[f"Conv2d_1a_3x3.bn.{p}"][None, :, None, None]
+    y = (y - bn("running_mean")) / np.sqrt(bn("running_var") + 1e-3) * bn("weight") + bn("bias")
+    np.testing.assert_allclose(got, np.maximum(y, 0.0), rtol=1e-4, atol=1e-5)
+
+
+def test_inception_pooling_and_resize_conventions():
+    # TF's average pool ignores the padding: a constant image stays constant, and the corner of
+    # arange(9) in 3x3 averages only its 4 in-image neighbours.
+    np.testing.assert_allclose(inception.avg_pool_3x3_same(jnp.full((1, 2, 5, 6), 3.0)), 3.0)
+    corner = inception.avg_pool_3x3_same(jnp.arange(9.0).reshape(1, 1, 3, 3))[0, 0, 0, 0]
+    np.testing.assert_allclose(corner, (0 + 1 + 3 + 4) / 4)
+    # torch's bilinear interpolate (align_corners=False): [0, 1] -> [0, .25, .75, 1].
+    np.testing.assert_allclose(jax.image.resize(jnp.array([0.0, 1.0]), (4,), "linear", antialias=False), [0, 0.25, 0.75, 1])
+
+
+def test_inception_extractor_runs_and_checks_its_file(tmp_path):
+    _random_inception_npz(tmp_path / "w.npz", fc_weight=np.zeros((3, 2048), np.float32))
+    ex = features.inception_extractor(tmp_path / "w.npz", resolution=75)
+    f = features.extract_features(ex, np.random.default_rng(2).uniform(size=(3, 16, 16, 1)), batch_size=2)
+    assert f.shape == (3, 2048) and np.isfinite(f).all() and (f >= 0).all() and f.std() > 0
+    with pytest.raises(FileNotFoundError, match="pytorch-fid"):
+        features.inception_extractor(tmp_path / "absent.npz")
+    np.savez(tmp_path / "part.npz", **{"Conv2d_1a_3x3.conv.weight": np.zeros((32, 3, 3, 3), np.float32)})
+    with pytest.raises(ValueError, match="lack"):
+        features.inception_extractor(tmp_path / "part.npz")
+    arrays = dict(np.load(tmp_path / "w.npz"))
+    arrays["Mixed_7c.branch_pool.bn.bias"] = np.zeros(7, np.float32)
+    np.savez(tmp_path / "shape.npz", **arrays)
+    with pytest.raises(ValueError, match=r"Mixed_7c.branch_pool.bn.bias has shape \(7,\)"):
+        features.inception_extractor(tmp_path / "shape.npz")
+    np.savez(tmp_path / "pickled.npz", x=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ValueError, match="never loaded"):
+        features.inception_extractor(tmp_path / "pickled.npz")
