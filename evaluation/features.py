@@ -61,11 +61,11 @@ def inception_extractor(weights_path, *, resolution: int = 299) -> FeatureExtrac
 
 
 # ----- parameters as .npz of named arrays (never pickle) --------------------------------------
-def _flatten(tree, prefix: str = "") -> dict[str, np.ndarray]:
+def _flatten(tree, prefix: str = "") -> dict:
     out = {}
     for k, v in tree.items():
         name = f"{prefix}{k}"
-        out.update(_flatten(v, name + "/") if isinstance(v, dict) else {name: np.asarray(v)})
+        out.update(_flatten(v, name + "/") if isinstance(v, dict) else {name: v})
     return out
 
 
@@ -74,7 +74,7 @@ def save_params(path, params, **meta) -> Path:
     under `__meta__/<name>`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = _flatten(flax.serialization.to_state_dict(params))
+    arrays = {k: np.asarray(v) for k, v in _flatten(flax.serialization.to_state_dict(params)).items()}
     arrays.update({f"__meta__/{k}": np.asarray(v) for k, v in meta.items()})
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
     with os.fdopen(fd, "wb") as f:
@@ -84,8 +84,9 @@ def save_params(path, params, **meta) -> Path:
 
 
 def load_params(path, template):
-    """Reads parameters saved by `save_params` into the structure of `template`, checking every
-    name and shape; loads no pickle. Returns (params, meta)."""
+    """Reads parameters saved by `save_params` into the structure of `template` (arrays, or the
+    `jax.ShapeDtypeStruct`s of `jax.eval_shape(model.init, ...)`), checking every name and shape;
+    loads no pickle. Returns (params, meta)."""
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as f:
@@ -170,7 +171,7 @@ def train_digits_classifier(
     model = digits_cnn(dataset.shape[0], dataset.num_classes) if model is None else model
     max_shift = max(1, dataset.shape[0] // 8)
     k_init, k_aug = jax.random.split(jax.random.key(seed))
-    params = model.init(k_init, jnp.zeros((1, *dataset.shape)))["params"]
+    params = jax.jit(model.init)(k_init, jnp.zeros((1, *dataset.shape)))["params"]
     tx = optax.adamw(optax.cosine_decay_schedule(lr, steps), weight_decay=1e-4)
     opt_state = tx.init(params)
 
@@ -210,13 +211,35 @@ def classifier_functions(model: DigitsCNN, params) -> tuple[FeatureExtractor, Ca
     return FeatureExtractor(f"digits_cnn{model.feature_dim}", features), classify
 
 
+def classification_accuracy(classify: Callable, images, labels, *, batch_size: int = 500) -> float:
+    """The fraction of `images` ([N, H, W, C] in [0, 1]) that `classify` labels as `labels` [N]:
+    for class-conditional samples, how often they are recognised as the class asked for."""
+    images, labels = np.asarray(images, np.float32), np.asarray(labels)
+    if labels.shape != images.shape[:1]:
+        raise ValueError(f"labels must have shape {images.shape[:1]}, got labels.shape={labels.shape}")
+    predicted = np.concatenate(
+        [np.asarray(classify(images[i : i + batch_size])) for i in range(0, len(images), batch_size)]
+    )
+    return float(np.mean(predicted == labels))
+
+
 def heldout_accuracy(classify: Callable, dataset, *, batch_size: int = 500) -> float:
     """The fraction of the dataset's held-out images that `classify` labels correctly."""
-    correct = total = 0
-    for x, y in dataset.eval_batches(batch_size):
-        correct += int(np.sum(np.asarray(classify(x / 255.0)) == y))
-        total += len(y)
-    return correct / total
+    x, y = (np.concatenate(a) for a in zip(*dataset.eval_batches(batch_size)))
+    return classification_accuracy(classify, x / 255.0, y, batch_size=batch_size)
+
+
+def image_metrics(
+    extractor: FeatureExtractor, samples, reference, *, kid_subsets: int = 100, kid_subset_size: int = 200,
+    seed: int = 0,
+) -> dict[str, float]:
+    """FID and KID (mean, std) of `samples` against `reference` (both [N, H, W, C] in [0, 1]) in
+    the extractor's feature space. FID is biased upwards at small N: compare figures at equal N."""
+    from evaluation import metrics
+
+    f1, f2 = extract_features(extractor, samples), extract_features(extractor, reference)
+    kid = metrics.kid_from_features(f1, f2, subsets=kid_subsets, subset_size=kid_subset_size, seed=seed)
+    return {"fid": metrics.fid_from_features(f1, f2), "kid": kid.mean, "kid_std": kid.std}
 
 
 def digits_classifier(
@@ -231,7 +254,7 @@ def digits_classifier(
     model = digits_cnn(image_size, dataset.num_classes)
     path = Path(workdir) / "digits_classifier" / f"digits_{image_size}px_seed{seed}_steps{steps}.npz"
     if path.exists():
-        template = model.init(jax.random.key(0), jnp.zeros((1, *dataset.shape)))["params"]
+        template = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, *dataset.shape)))["params"]
         params, _ = load_params(path, template)
     else:
         params = train_digits_classifier(dataset, steps=steps, batch_size=batch_size, lr=lr, seed=seed, model=model)

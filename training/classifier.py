@@ -131,7 +131,7 @@ def train_noise_conditional_classifier(
     model = NoisyClassifier(num_classes=dataset.num_classes) if model is None else model
     loss_fn = get_classifier_loss_fn(sde, model, eps=eps)
     k_init, k_train = jax.random.split(jax.random.key(seed))
-    params = model.init(k_init, jnp.zeros((1, *dataset.shape)), jnp.zeros((1,)))["params"]
+    params = jax.jit(model.init)(k_init, jnp.zeros((1, *dataset.shape)), jnp.zeros((1,)))["params"]
     tx = optax.adamw(optax.cosine_decay_schedule(lr, steps), weight_decay=1e-4)
     opt_state = tx.init(params)
 
@@ -171,7 +171,7 @@ def noisy_digits_classifier(
     model = NoisyClassifier(num_classes=dataset.num_classes)
     path = noisy_classifier_path(workdir, sde, image_size=image_size, centered=centered, seed=seed, steps=steps)
     if path.exists():
-        template = model.init(jax.random.key(0), jnp.zeros((1, *dataset.shape)), jnp.zeros((1,)))["params"]
+        template = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, *dataset.shape)), jnp.zeros((1,)))["params"]
         params, _ = load_params(path, template)
     else:
         params = train_noise_conditional_classifier(
