@@ -37,8 +37,8 @@ def main(argv):
     config, workdir = FLAGS.config, FLAGS.workdir
     try:
         exp = build_experiment(config)
-    except ValueError as e:  # bad config: one line naming the field, no traceback
-        print(f"error: {e}", file=sys.stderr)
+    except (ValueError, FileNotFoundError) as e:  # bad config or data: one line naming the field, no traceback
+        print("error: " + " ".join(str(e).split()), file=sys.stderr)
         sys.exit(2)
     os.makedirs(workdir, exist_ok=True)
     with open(os.path.join(workdir, "config.json"), "w") as f:

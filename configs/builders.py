@@ -16,6 +16,7 @@ import datasets
 import models
 import samplers
 import sde_lib
+from configs import validate
 from training.run import Experiment
 from training.state import get_optimizer
 
@@ -49,7 +50,8 @@ def build_dataset(config: ml_collections.ConfigDict) -> datasets.Dataset:
         raise ValueError(f"unknown data.dataset {name!r}; valid: {sorted(datasets.DATASETS)}")
     params = inspect.signature(datasets.DATASETS[name]).parameters
     kwargs = {k: v for k, v in config.data.items() if k in params and v not in (None, "")}
-    return datasets.get_dataset(name, **kwargs)
+    with validate.field_errors({k: (f"data.{k}", v) for k, v in kwargs.items()}, ("data.dataset", name)):
+        return datasets.get_dataset(name, **kwargs)
 
 
 def sampling_options(config: ml_collections.ConfigDict) -> dict:
@@ -70,10 +72,12 @@ def sampling_options(config: ml_collections.ConfigDict) -> dict:
 
 
 def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
+    validate.validate_config(config)
     training, optim = config.training, config.optim
     if optim.optimizer.lower() != "adam":
         raise ValueError(f"unknown optim.optimizer {optim.optimizer!r}; valid: ['Adam']")
     dataset = build_dataset(config)
+    validate.check_data_shape(config, dataset.shape)
     return Experiment(
         seed=config.seed,
         sde=build_sde(config),
@@ -98,4 +102,5 @@ def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
         num_samples=config.sampling.batch_size,
         num_devices=config.num_devices,
         fsdp=training.fsdp,
+        skip_nonfinite=training.get("skip_nonfinite", False),
     )

@@ -27,6 +27,7 @@ def get_config():
     training.snapshot_freq_for_preemption = 500  # steps between the resumable checkpoint in checkpoints-meta/
     training.snapshot_sampling = True  # write a picture of EMA samples at every snapshot
     training.fsdp = False  # also shard parameters and optimizer state over the devices (large models)
+    training.skip_nonfinite = False  # skip (no update) and count steps with a NaN/inf loss instead of stopping
 
     config.sampling = sampling = ml_collections.ConfigDict()
     sampling.method = "pc"  # pc | ode | a fast sampler (see samplers.METHODS)

@@ -41,18 +41,42 @@ def per_sample_keys(key: Array, batch: int) -> Array:
     return jax.vmap(jax.random.fold_in, (None, 0))(key, jnp.arange(batch))
 
 
+def check_key(key) -> None:
+    """`key` must be one PRNG key: `jax.random.key(seed)` (shape ()) or `jax.random.PRNGKey(seed)`
+    (uint32 [2]). Raised at trace time."""
+    dtype, shape = getattr(key, "dtype", None), getattr(key, "shape", None)
+    typed = dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
+    if not ((typed and shape == ()) or (dtype == jnp.uint32 and shape == (2,))):
+        got = f"dtype={dtype}, shape={shape}" if shape is not None else type(key).__name__
+        raise ValueError(f"key must be one PRNG key, jax.random.key(seed) or jax.random.PRNGKey(seed), got key with {got}")
+
+
+def check_x_init(x_init, shape) -> None:
+    """`x_init` must be a floating array of the sampler's `shape`, batch axis included."""
+    got = getattr(x_init, "shape", None)
+    if got is None:
+        raise ValueError(f"x_init must be an array of shape {tuple(shape)}, got {type(x_init).__name__}")
+    if tuple(got) != tuple(shape):
+        hint = " (no batch axis: pass x_init[None] or a batch)" if tuple(got) == tuple(shape[1:]) else ""
+        raise ValueError(f"x_init must have shape (batch, *data_shape) = {tuple(shape)}, got x_init.shape="
+                         f"{tuple(got)}{hint}")
+    if not jnp.issubdtype(x_init.dtype, jnp.floating):
+        raise ValueError(f"x_init must have a floating dtype, got x_init.dtype={x_init.dtype}")
+
+
 def init_samples(sde: SDE, shape, key: Array, x_init: Array | None) -> tuple[Array, Array]:
     """The starting point x_T ([B, ...]) and one noise key per sample for the steps that follow.
 
     Sample b draws its prior from fold_in(key, b) split in two; the other half keys its noise.
+    A bad `key` or `x_init` raises a ValueError at trace time.
     """
+    check_key(key)
     keys = jax.vmap(jax.random.split)(per_sample_keys(key, shape[0]))
     prior_keys, noise_keys = keys[:, 0], keys[:, 1]
     if x_init is None:
         x = jax.vmap(lambda k: sde.prior_sampling(k, shape[1:]))(prior_keys)
     else:
-        if tuple(x_init.shape) != tuple(shape):
-            raise ValueError(f"x_init must have shape {tuple(shape)}, got x_init.shape={x_init.shape}")
+        check_x_init(x_init, shape)
         x = x_init
     return x, noise_keys
 
@@ -71,10 +95,14 @@ def tweedie_denoise(sde: SDE, score_fn: ScoreFn, x: Array, t: float) -> Array:
 
 
 def check_score_output(score_fn: ScoreFn, x: Array) -> None:
-    """Traces score_fn once (no computation) and checks it returns an array shaped like x."""
+    """Traces score_fn once (no computation) and checks it returns a floating array shaped like x."""
+    if not callable(score_fn):
+        raise ValueError(f"score_fn must be callable as score_fn(x [B, ...], t [B]), got {type(score_fn).__name__}")
     out = jax.eval_shape(score_fn, x, jnp.zeros(x.shape[:1], x.dtype))
     if getattr(out, "shape", None) != x.shape:
         raise ValueError(
             f"score_fn must return an array of shape {x.shape} (that of x), got "
             f"{getattr(out, 'shape', type(out).__name__)}"
         )
+    if not jnp.issubdtype(out.dtype, jnp.floating):
+        raise ValueError(f"score_fn must return a floating array, got dtype {out.dtype}")

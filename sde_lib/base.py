@@ -19,6 +19,7 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 Array = jax.Array
 ScoreFn = Callable[[Array, Array], Array]
@@ -27,6 +28,26 @@ ScoreFn = Callable[[Array, Array], Array]
 def batch_mul(a: Array, x: Array) -> Array:
     """Multiplies a per-sample scalar `a` of shape [B] into `x` of shape [B, ...]."""
     return jnp.reshape(a, a.shape + (1,) * (x.ndim - a.ndim)) * x
+
+
+def check_batch(x: Array, t: Array, T: float) -> None:
+    """The (x, t) of a batched SDE method, at trace time: x a floating batch [B, ...], t floating of
+    shape [B] (one time per sample) and, where t is concrete (not traced), within [0, T]."""
+    x_shape, t_shape = jnp.shape(x), jnp.shape(t)
+    if len(x_shape) < 1:
+        raise ValueError(f"x must be a batch [B, ...], got x.shape={x_shape}")
+    if not jnp.issubdtype(jnp.result_type(x), jnp.floating):
+        raise ValueError(f"x must have a floating dtype, got x.dtype={jnp.result_type(x)}")
+    if t_shape != x_shape[:1]:
+        raise ValueError(f"t must have shape [B] = {x_shape[:1]} (one time per sample of x), got "
+                         f"t.shape={t_shape}; a single example x needs a batch axis: x[None]")
+    if not jnp.issubdtype(jnp.result_type(t), jnp.floating):
+        raise ValueError(f"t must have a floating dtype, got t.dtype={jnp.result_type(t)}")
+    if not isinstance(t, jax.core.Tracer):
+        values = np.asarray(t)
+        lo, hi = float(values.min()), float(values.max())
+        if lo < 0 or hi > T:
+            raise ValueError(f"t must lie in [0, T={T}], got values in [{lo}, {hi}]")
 
 
 def _check_positive_int(name: str, value) -> None:
@@ -104,6 +125,7 @@ class SDE(abc.ABC):
 
     def marginal_prob(self, x: Array, t: Array) -> tuple[Array, Array]:
         """Mean [B, ...] and std [B] of p_0t(x_t | x_0 = x)."""
+        check_batch(x, t, self.T)
         return batch_mul(self.alpha(t), x), self.sigma(t)
 
     def discrete_time(self, i: Array) -> Array:
@@ -151,6 +173,7 @@ class ReverseSDE:
         return 0.5 if self.probability_flow else 1.0
 
     def sde(self, x: Array, t: Array) -> tuple[Array, Array]:
+        check_batch(x, t, self.T)
         drift, diffusion = self.forward.sde(x, t)
         score = self.score_fn(x, t)
         drift = drift - batch_mul(diffusion**2 * self._weight(), score)
@@ -158,6 +181,7 @@ class ReverseSDE:
         return drift, diffusion
 
     def discretize(self, x: Array, t: Array) -> tuple[Array, Array]:
+        check_batch(x, t, self.T)
         f, G = self.forward.discretize(x, t)
         rev_f = f - batch_mul(G**2 * self._weight(), self.score_fn(x, t))
         rev_G = jnp.zeros_like(G) if self.probability_flow else G

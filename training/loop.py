@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from typing import Callable
 
@@ -23,9 +24,18 @@ class MetricsLog:
 
     def __init__(self, workdir: str, resume_step: int):
         self.path = os.path.join(workdir, "metrics.jsonl")
+        self.last: dict = {}  # the last line kept from an earlier run
         if os.path.exists(self.path):  # drop lines logged after the checkpoint we resume from
+            kept = []
             with open(self.path) as f:
-                kept = [line for line in f if line.strip() and json.loads(line)["step"] <= resume_step]
+                for line in f:
+                    try:  # a run killed mid-write may leave a partial last line
+                        record = json.loads(line)
+                    except ValueError:
+                        continue
+                    if line.endswith("\n") and record.get("step", resume_step + 1) <= resume_step:
+                        kept.append(line)
+                        self.last = record
             with open(self.path + ".tmp", "w") as f:
                 f.writelines(kept)
             os.replace(self.path + ".tmp", self.path)
@@ -64,12 +74,18 @@ def train_loop(
     preemption_freq: int = 1_000,
     on_snapshot: Callable | None = None,
     progress: bool = True,
+    skip_nonfinite: bool = False,
 ):
     """Trains until `state.step == n_iters`, resuming from the newest checkpoint in `workdir`.
 
     `step_fn(state, batches [n, B, ...]) -> (state, losses [n])` is the jitted update and
     `get_batches(step, n)` the raw data for steps step..step+n-1 (a pure function of the step).
     `on_snapshot(state, step)` runs after each snapshot (sample pictures). Returns the final state.
+
+    A non-finite loss raises `DivergenceError` naming the step and the last good checkpoint, which
+    is left as it was. With `skip_nonfinite` (the step function then leaves such steps without an
+    update) training goes on instead: each skipped step gets its own line in metrics.jsonl and
+    every line carries `skipped_steps`, the number skipped since step 0.
     """
     check_frequencies(n_iters, n_jitted_steps, log_freq=log_freq, snapshot_freq=snapshot_freq,
                       preemption_freq=preemption_freq)
@@ -82,23 +98,31 @@ def train_loop(
         raise ValueError(f"checkpoint step {start} is not a multiple of n_jitted_steps={n_jitted_steps}")
     log = MetricsLog(workdir, start)
     bar = tqdm(total=n_iters, initial=start, desc="train", disable=not progress, dynamic_ncols=True)
+    if restored is not None and progress:
+        bar.write(f"resuming from step {start}: {checkpoints.path(start)}", file=sys.stderr)
     last_good = checkpoints.latest_step()
+    skipped = int(log.last.get("skipped_steps", 0))
     tic, tic_step = time.perf_counter(), start
     try:
         for step in range(start, n_iters, n_jitted_steps):
             state, losses = step_fn(state, get_batches(step, n_jitted_steps))
             losses = np.asarray(jax.device_get(losses))
-            if not np.all(np.isfinite(losses)):
-                bad = step + int(np.argmin(np.isfinite(losses))) + 1
-                where = "none (nothing was saved yet)" if last_good is None else f"step {last_good} in {workdir}"
-                raise DivergenceError(f"loss is {losses[bad - step - 1]} at step {bad}; last good checkpoint: {where}")
+            finite = np.isfinite(losses)
+            if not skip_nonfinite and not finite.all():
+                bad = int(np.argmin(finite))
+                where = ("none (nothing was saved yet)" if last_good is None
+                         else f"step {last_good}, kept intact at {checkpoints.path(last_good)}")
+                raise DivergenceError(f"loss is {losses[bad]} at step {step + bad + 1}; "
+                                      f"last good checkpoint: {where}")
             done = step + n_jitted_steps
             bar.update(n_jitted_steps)
             for i, loss in enumerate(losses):
-                if (step + i + 1) % log_freq == 0:
+                skipped += int(not finite[i])
+                if (step + i + 1) % log_freq == 0 or not finite[i]:
                     rate = (done - tic_step) / max(time.perf_counter() - tic, 1e-9)
-                    log.write(step + i + 1, loss=float(loss), steps_per_sec=rate)
-                    bar.set_postfix(loss=f"{loss:.4f}", steps_per_s=f"{rate:.1f}")
+                    extra = {"skipped_steps": skipped} if skip_nonfinite else {}
+                    log.write(step + i + 1, loss=float(loss), steps_per_sec=rate, **extra)
+                    bar.set_postfix(loss=f"{loss:.4f}", steps_per_s=f"{rate:.1f}", **extra)
                     tic, tic_step = time.perf_counter(), done
             if done % snapshot_freq == 0 or done == n_iters:
                 checkpoints.save(state, snapshot=True)

@@ -48,6 +48,7 @@ class Experiment:
     num_samples: int = 64
     num_devices: int = 0  # devices of the data-parallel mesh; 0: all visible
     fsdp: bool = False  # shard parameters and optimizer state over the devices too
+    skip_nonfinite: bool = False  # skip (and count) steps with a non-finite loss instead of stopping
 
     @property
     def data_shape(self) -> tuple[int, ...]:
@@ -81,7 +82,8 @@ def build_train_step(exp: Experiment, mesh, state_shardings):
     def loss_builder(dropout_key):
         return get_loss_fn(exp.sde, lambda p, x, t: score_fn(p, x, t, dropout_key), **exp.loss_options)
 
-    step_fn = make_train_step(loss_builder, exp.optimizer, ema_rate=exp.ema_rate, preprocess=_preprocess(exp))
+    step_fn = make_train_step(loss_builder, exp.optimizer, ema_rate=exp.ema_rate, preprocess=_preprocess(exp),
+                              skip_nonfinite=exp.skip_nonfinite)
     return jax.jit(step_fn, in_shardings=(state_shardings, parallel.data_sharding(mesh, 1)),
                    out_shardings=(state_shardings, parallel.replicated(mesh)), donate_argnums=0)
 
@@ -141,7 +143,7 @@ def train(exp: Experiment, workdir: str, *, progress: bool = True) -> TrainState
         state=state, step_fn=step_fn, get_batches=get_batches(exp, mesh), workdir=workdir,
         n_iters=exp.n_iters, n_jitted_steps=exp.n_jitted_steps, log_freq=exp.log_freq,
         snapshot_freq=exp.snapshot_freq, preemption_freq=exp.preemption_freq, on_snapshot=on_snapshot,
-        progress=progress,
+        progress=progress, skip_nonfinite=exp.skip_nonfinite,
     )
 
 

@@ -47,12 +47,17 @@ def make_train_step(
     *,
     ema_rate: float,
     preprocess: Callable[[Array, Array], Array] = lambda key, x: x,
+    skip_nonfinite: bool = False,
 ):
     """`step_fn(state, batches [n, B, ...]) -> (state, losses [n])`: n optimizer steps in one `lax.scan`.
 
     `loss_builder(dropout_key)` returns `loss_fn(params, key, batch)`; `preprocess(key, raw_batch)` runs
     inside the step (dequantisation, flips). Step k draws all its randomness from fold_in(state.key, k),
     so a resumed run repeats an uninterrupted one exactly. Jit it with `donate_argnums=0`.
+
+    A step whose loss or gradient is not finite reports a non-finite loss (NaN when only the gradient
+    is), so the caller sees every bad update. With `skip_nonfinite` such a step changes nothing but the
+    step counter: parameters, optimizer state and EMA keep their values.
     """
     if not 0 <= ema_rate < 1:
         raise ValueError(f"ema_rate must lie in [0, 1), got ema_rate={ema_rate!r}")
@@ -64,6 +69,12 @@ def make_train_step(
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         ema = jax.tree.map(lambda e, p: ema_rate * e + (1.0 - ema_rate) * p, state.ema_params, params)
+        grads_finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)]))
+        if skip_nonfinite:
+            ok = grads_finite & jnp.isfinite(loss)
+            params, opt_state, ema = jax.tree.map(lambda new, old: jnp.where(ok, new, old), (params, opt_state, ema),
+                                                  (state.params, state.opt_state, state.ema_params))
+        loss = jnp.where(grads_finite | ~jnp.isfinite(loss), loss, jnp.nan)
         return state.replace(step=state.step + 1, params=params, opt_state=opt_state, ema_params=ema), loss
 
     def step_fn(state: TrainState, batches):
