@@ -50,7 +50,9 @@ def build_dataset(config: ml_collections.ConfigDict) -> datasets.Dataset:
         raise ValueError(f"unknown data.dataset {name!r}; valid: {sorted(datasets.DATASETS)}")
     params = inspect.signature(datasets.DATASETS[name]).parameters
     kwargs = {k: v for k, v in config.data.items() if k in params and v not in (None, "")}
-    with validate.field_errors({k: (f"data.{k}", v) for k, v in kwargs.items()}, ("data.dataset", name)):
+    fields = {k: (f"data.{k}", v) for k, v in kwargs.items()}
+    source = next((fields[k] for k in ("data_dir", "path") if k in fields), ("data.dataset", name))
+    with validate.field_errors(fields, source):  # errors about a file name the field that points to it
         return datasets.get_dataset(name, **kwargs)
 
 
@@ -69,6 +71,13 @@ def sampling_options(config: ml_collections.ConfigDict) -> dict:
         if key in accepted and value is not None:
             options[key] = value
     return options
+
+
+def eval_options(config: ml_collections.ConfigDict):
+    from evaluation.evaluate import EvalOptions
+
+    fields = {f.name for f in dataclasses.fields(EvalOptions)}
+    return EvalOptions(**{k: v for k, v in config.eval.items() if k in fields})
 
 
 def build_experiment(config: ml_collections.ConfigDict) -> Experiment:

@@ -229,7 +229,8 @@ def _check_optim(config) -> None:
 def _check_model(config) -> None:
     valid = set(_MODEL_EXTRA)
     valid |= {f for name in models.MODELS for f in models.model_fields(name)}
-    valid |= {f.name for cls in sde_lib.SDES.values() for f in dataclasses.fields(cls) if f.init} - {"N"}
+    valid |= {f.name for cls in sde_lib.SDES.values() for f in dataclasses.fields(cls) if f.init}
+    valid -= {"N", "centered"}  # set by model.num_scales and data.centered
     for key in config.model:
         if key not in valid:
             raise ValueError(f"{_describe(f'model.{key}', config.model[key])} is not a field of any model or "
