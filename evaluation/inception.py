@@ -212,7 +212,8 @@ def inception_pool_features(weights, images: Array, *, resolution: int = 299) ->
         bd = x
         for i in range(1, 6):
             bd = c(f"{p}.branch7x7dbl_{i}", bd)
-        x = jnp.concatenate([c(f"{p}.branch1x1", x), b7, bd, c(f"{p}.branch_pool", avg_pool_3x3_same(x))], axis=1)
+        pool = c(f"{p}.branch_pool", avg_pool_3x3_same(x))
+        x = jnp.concatenate([c(f"{p}.branch1x1", x), b7, bd, pool], axis=1)
     p = "Mixed_7a"
     b7 = x
     for i in range(1, 5):

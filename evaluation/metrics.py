@@ -28,7 +28,8 @@ def _as_features(name: str, f) -> np.ndarray:
     if f.ndim != 2 or f.shape[0] < 2:
         raise ValueError(f"{name} must be features [N, F] with N >= 2, got {name}.shape={f.shape}")
     if not np.isfinite(f).all():
-        raise ValueError(f"{name} holds NaN or inf values (first bad row {int(np.argmax(~np.isfinite(f).all(1)))})")
+        first = int(np.argmax(~np.isfinite(f).all(axis=1)))
+        raise ValueError(f"{name} holds NaN or inf values (first bad row {first})")
     return f
 
 
@@ -50,7 +51,8 @@ def frechet_distance(mu1, cov1, mu2, cov2) -> float:
     mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
     cov1, cov2 = np.atleast_2d(np.asarray(cov1, np.float64)), np.atleast_2d(np.asarray(cov2, np.float64))
     d = mu1.shape[0]
-    for name, a, shape in (("mu1", mu1, (d,)), ("mu2", mu2, (d,)), ("cov1", cov1, (d, d)), ("cov2", cov2, (d, d))):
+    checks = (("mu1", mu1, (d,)), ("mu2", mu2, (d,)), ("cov1", cov1, (d, d)), ("cov2", cov2, (d, d)))
+    for name, a, shape in checks:
         if a.shape != shape:
             raise ValueError(f"{name} must have shape {shape} (from mu1), got {name}.shape={a.shape}")
     root1 = _psd_sqrt(cov1)

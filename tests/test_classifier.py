@@ -165,7 +165,9 @@ def test_class_conditional_sampling_with_exact_score(two_class_classifier):
     sde, model, params = two_class_classifier
     n = 2000
     labels = jnp.arange(n) % 2
-    sample_fn = controllable.get_conditional_sampler(sde, (n, 2), predictor="reverse_diffusion", corrector="none")
+    sample_fn = controllable.get_conditional_sampler(
+        sde, (n, 2), predictor="reverse_diffusion", corrector="none"
+    )
     grad_fn = classifier.get_classifier_grad_fn(sde, model, params)
     x, _ = jax.jit(lambda k: sample_fn(k, TWO_CLASSES.score_fn(sde), grad_fn, labels))(jax.random.key(1))
     for k in range(2):
@@ -226,5 +228,6 @@ def test_noisy_digits_classifier_caches_per_sde(tmp_path):
     _, params_again, path_again = classifier.noisy_digits_classifier(vp, tmp_path, steps=2, batch_size=8)
     assert path == path_again and path.parent == tmp_path / "noisy_classifier"
     jax.tree.map(np.testing.assert_array_equal, params, params_again)
-    assert classifier.noisy_classifier_path(tmp_path, ve, image_size=8, centered=True, seed=0, steps=2) != path
+    other = classifier.noisy_classifier_path(tmp_path, ve, image_size=8, centered=True, seed=0, steps=2)
+    assert other != path
     assert isinstance(model, classifier.NoisyClassifier) and model.num_classes == 10

@@ -65,7 +65,8 @@ class NoisyClassifier(nn.Module):
             raise ValueError(f"x must be images [B, H, W, C] or vectors [B, D], got x.shape={x.shape}")
         stride = max(1, x.shape[1] // 8)  # every image size ends on the same 4x4 grid
         h = x
-        for i, (features, strides) in enumerate([(self.width, stride), (2 * self.width, 1), (2 * self.width, 1)]):
+        layers = [(self.width, stride), (2 * self.width, 1), (2 * self.width, 1)]
+        for i, (features, strides) in enumerate(layers):
             if i == 2:
                 h = nn.avg_pool(h, (2, 2), (2, 2))
             h = nn.Conv(features, (3, 3), strides=strides)(h)
@@ -120,7 +121,8 @@ def train_noise_conditional_classifier(
     """Trains `model` (default `NoisyClassifier(num_classes=dataset.num_classes)`) on `dataset`'s
     labelled examples, perturbed by `sde`, with AdamW under a cosine schedule. Images are mapped by
     `datasets.preprocess(centered=centered)` to the score model's data space; vectors are used as
-    they are. Step i uses batch (seed, i) and key fold_in(key(seed), i). Returns params."""
+    they are. key(seed) splits once into the init key and the training key k; step i uses
+    batch (seed, i) and fold_in(k, i). Returns params."""
     from datasets.preprocess import preprocess
 
     if dataset.num_classes is None:
@@ -148,7 +150,9 @@ def train_noise_conditional_classifier(
     return params
 
 
-def noisy_classifier_path(workdir, sde: SDE, *, image_size: int, centered: bool, seed: int, steps: int) -> Path:
+def noisy_classifier_path(
+    workdir, sde: SDE, *, image_size: int, centered: bool, seed: int, steps: int
+) -> Path:
     """The cache file of a noisy digits classifier: one per SDE (named by a hash of its repr,
     which lists all its fields), image size, data space, seed and step count."""
     tag = hashlib.sha1(repr(sde).encode()).hexdigest()[:10]
@@ -169,9 +173,12 @@ def noisy_digits_classifier(
 
     dataset = datasets.get_dataset("digits", image_size=image_size)
     model = NoisyClassifier(num_classes=dataset.num_classes)
-    path = noisy_classifier_path(workdir, sde, image_size=image_size, centered=centered, seed=seed, steps=steps)
+    path = noisy_classifier_path(
+        workdir, sde, image_size=image_size, centered=centered, seed=seed, steps=steps
+    )
     if path.exists():
-        template = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, *dataset.shape)), jnp.zeros((1,)))["params"]
+        x, cond = jnp.zeros((1, *dataset.shape)), jnp.zeros((1,))
+        template = jax.eval_shape(model.init, jax.random.key(0), x, cond)["params"]
         params, _ = load_params(path, template)
     else:
         params = train_noise_conditional_classifier(
