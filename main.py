@@ -17,7 +17,7 @@ from ml_collections import config_flags
 
 config_flags.DEFINE_config_file("config", "configs/default_toy.py", "Path to a config file.", lock_config=True)
 flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs, samples and pictures.")
-flags.DEFINE_enum("mode", "train", ["train", "sample"], "What to run.")
+flags.DEFINE_enum("mode", "train", ["train", "sample", "eval"], "What to run.")
 flags.DEFINE_string("coordinator_address", None, "Multi-host: address:port of process 0 (jax.distributed).")
 flags.DEFINE_integer("num_processes", None, "Multi-host: number of processes.")
 flags.DEFINE_integer("process_id", None, "Multi-host: this process's index.")
@@ -49,6 +49,12 @@ def main(argv):
     elif FLAGS.mode == "sample":
         npz, png = run.sample(exp, workdir)
         print(f"wrote {npz} and {png}")
+    elif FLAGS.mode == "eval":
+        from configs.builders import eval_options
+        from evaluation.evaluate import evaluate
+
+        for result in evaluate(exp, workdir, eval_options(config)):
+            print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.items()))
 
 
 if __name__ == "__main__":

@@ -44,6 +44,17 @@ def get_config():
     sampling.grid = "logsnr"  # fast samplers: uniform_t | logsnr | karras
     sampling.batch_size = 2000  # samples drawn by --mode sample and at snapshots
 
+    config.eval = evaluate = ml_collections.ConfigDict()  # --mode eval
+    evaluate.begin_step = 0  # evaluate the kept checkpoints with begin_step <= step <= end_step
+    evaluate.end_step = -1  # -1: up to the newest
+    evaluate.batch_size = 500  # test-set batch for the loss and the likelihood
+    evaluate.loss_batches = 4  # test batches for the DSM loss (0: skip)
+    evaluate.likelihood_batches = 1  # test batches for nats/dim or bits/dim (0: skip)
+    evaluate.likelihood_rtol = 1e-5  # probability-flow ODE tolerances for the likelihood
+    evaluate.likelihood_atol = 1e-5
+    evaluate.num_samples = 2000  # samples for the quality metrics (0: skip) ...
+    evaluate.rounds = 4  # ... drawn in this many rounds, each saved as it finishes
+
     config.model = model = ml_collections.ConfigDict()
     model.name = "mlp"  # mlp | ncsnpp | ddpmpp | ddpm
     model.ema_rate = 0.999
