@@ -1,12 +1,15 @@
 """Checkpoints with orbax: periodic snapshots kept in `checkpoints/`, and one frequent pre-emption
 checkpoint in `checkpoints-meta/` that a re-run of the same command resumes from. Orbax writes each
-checkpoint to a temporary directory (`<step>.orbax-checkpoint-tmp-*`) and renames it when complete,
+checkpoint to a temporary directory (`<step>.orbax-checkpoint-tmp*`) and renames it when complete,
 so a kill never leaves a half-written checkpoint that would be restored; the temporary directories
-a kill leaves behind are removed when the next run opens the workdir."""
+a kill leaves behind are removed when the next run opens the workdir. Old pre-emption checkpoints
+are first renamed (atomically) into `checkpoints-meta/deleted/` and only then removed, so a kill
+during a removal cannot leave a half-deleted checkpoint under a step's name either."""
 
 from __future__ import annotations
 
 import os
+import shutil
 
 import jax
 import orbax.checkpoint as ocp
@@ -15,11 +18,20 @@ import orbax.checkpoint as ocp
 _MAX_LISTED = 8
 
 
+# Where orbax moves checkpoints beyond max_to_keep (an atomic rename) before we remove them.
+DELETED = "deleted"
+
+
 def _manager(directory: str, max_to_keep: int | None) -> ocp.CheckpointManager:
     options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True, enable_async_checkpointing=False,
-                                           cleanup_tmp_directories=True)
+                                           cleanup_tmp_directories=True, todelete_subdir=DELETED)
     return ocp.CheckpointManager(os.path.abspath(directory), options=options,
                                  item_handlers=ocp.StandardCheckpointHandler())
+
+
+def _purge_deleted(manager: ocp.CheckpointManager) -> None:
+    if jax.process_index() == 0:
+        shutil.rmtree(os.path.join(str(manager.directory), DELETED), ignore_errors=True)
 
 
 def _path_shapes(tree) -> dict[str, tuple[int, ...]]:
@@ -39,9 +51,9 @@ def shape_mismatch(saved, target) -> str | None:
     """What differs between the array shapes of a checkpoint's metadata and a target state; None if
     nothing does. Differences inside `params` are listed first (the EMA and optimizer moments repeat them)."""
     saved, target = _path_shapes(saved), _path_shapes(target)
-    differ = sorted((p for p in saved.keys() & target.keys() if saved[p] != target[p]),
-                    key=lambda p: (not p.startswith("params/"), p))
-    missing, extra = sorted(target.keys() - saved.keys()), sorted(saved.keys() - target.keys())
+    order = lambda p: (not p.startswith("params/"), p)  # noqa: E731
+    differ = sorted((p for p in saved.keys() & target.keys() if saved[p] != target[p]), key=order)
+    missing, extra = sorted(target.keys() - saved.keys(), key=order), sorted(saved.keys() - target.keys(), key=order)
     if not (differ or missing or extra):
         return None
     parts = []
@@ -62,6 +74,7 @@ class Checkpoints:
     def __init__(self, workdir: str):
         self.snapshots = _manager(os.path.join(workdir, "checkpoints"), None)
         self.preemption = _manager(os.path.join(workdir, "checkpoints-meta"), 1)
+        _purge_deleted(self.preemption)
 
     def save(self, state, *, snapshot: bool) -> None:
         step = int(jax.device_get(state.step))
@@ -69,6 +82,7 @@ class Checkpoints:
         if step not in manager.all_steps():
             manager.save(step, args=ocp.args.StandardSave(state))
             manager.wait_until_finished()
+            _purge_deleted(manager)
 
     def latest_step(self) -> int | None:
         """The newest step in either directory."""
