@@ -289,6 +289,36 @@ def _check_sampling(config) -> None:
         _int(config, "sampling.nfe")
 
 
+def _check_eval(config, devices: int) -> None:
+    """The `eval` section of --mode eval (evaluation.evaluate.EvalOptions)."""
+    from evaluation.evaluate import EvalOptions
+
+    valid = {f.name for f in dataclasses.fields(EvalOptions)}
+    for key in config.eval:
+        if key not in valid:
+            raise ValueError(f"{_describe(f'eval.{key}', config.eval[key])} is not an evaluation option "
+                             f"(a typo?); valid: {sorted(valid)}")
+    begin = _int(config, "eval.begin_step", minimum=0, required=False)
+    end = _int(config, "eval.end_step", minimum=-1, required=False)
+    if begin is not None and end is not None and end != -1 and end < begin:
+        raise ValueError(f"{_describe('eval.end_step', end)} must be >= {_describe('eval.begin_step', begin)} "
+                         "(or -1: up to the newest)")
+    _int(config, "eval.batch_size", required=False)
+    for name in ("loss_batches", "likelihood_batches", "num_samples"):
+        _int(config, f"eval.{name}", minimum=0, required=False)
+    for name in ("likelihood_rtol", "likelihood_atol"):
+        _number(config, f"eval.{name}", low=0, low_open=True, required=False)
+    rounds = _int(config, "eval.rounds", required=False)
+    num_samples = config.eval.get("num_samples")
+    if num_samples and rounds:
+        if num_samples % rounds:
+            raise ValueError(f"{_describe('eval.num_samples', num_samples)} must be a multiple of "
+                             f"{_describe('eval.rounds', rounds)}")
+        if (num_samples // rounds) % devices:
+            raise ValueError(f"{_describe('eval.num_samples', num_samples)} / {_describe('eval.rounds', rounds)} "
+                             f"samples per round must be a multiple of the device count {devices}")
+
+
 def _unet_ch_mult(config) -> tuple[int, ...] | None:
     """The configured U-Net's channel multipliers (its default if unset); None for other models."""
     name = config.model.name
@@ -375,6 +405,8 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     _check_model(config)
     _check_data(config)
     _check_sampling(config)
+    if "eval" in config:
+        _check_eval(config, devices)
     size = config.data.get("image_size")
     if size is not None and "image_size" in inspect.signature(datasets.DATASETS[config.data.dataset]).parameters:
         _check_image_size(config, size, _describe("data.image_size", size))

@@ -7,6 +7,7 @@ that do not split over the devices can be tried; a few cases also run as real `p
 subprocesses. Every case checks the message against the field and the facts it must name.
 """
 
+import ast
 import json
 import os
 import pickle
@@ -154,6 +155,14 @@ CONFIG_CASES = {
     "unet_nf_not_multiple_of_4": (_digits("model.nf=30"), "model.nf=30", ["multiple of 4"]),
     "mlp_on_images": (_digits("model.name=mlp"), "model.name='mlp'", ["vector data", "(8, 8, 1)"]),
     "unet_on_vectors": (_toy("model.name=ddpmpp"), "model.name='ddpmpp'", ["images", "(2,)"]),
+    "eval_rounds_do_not_divide": (_toy("eval.num_samples=10", "eval.rounds=3"), "eval.num_samples=10",
+                                  ["multiple of eval.rounds=3"]),
+    "eval_round_not_divisible_by_devices": (_toy("eval.num_samples=6", "eval.rounds=2"), "eval.num_samples=6",
+                                            ["per round", "device count 2"]),
+    "eval_rounds_zero": (_toy("eval.rounds=0"), "eval.rounds=0", [">= 1"]),
+    "eval_end_before_begin": (_toy("eval.begin_step=100", "eval.end_step=50"), "eval.end_step=50",
+                              [">= eval.begin_step=100"]),
+    "eval_rtol_zero": (_toy("eval.likelihood_rtol=0.0"), "eval.likelihood_rtol=0.0", ["> 0"]),
     "cifar_without_data_dir": ([f"--config={CIFAR}"], "data.data_dir=''", ["cifar10"]),
     "cifar_missing_dir": ([f"--config={CIFAR}", "--config.data.data_dir=/nonexistent/cifar"],
                           "data.data_dir='/nonexistent/cifar'", ["does not exist"]),
@@ -344,3 +353,41 @@ def test_pickle_marker_is_live(tmp_path):
     marker = tmp_path / "UNPICKLED"
     pickle.loads(pickle.dumps(_Marker(str(marker)))).close()
     assert marker.exists()
+
+
+PACKAGES = ["configs", "datasets", "evaluation", "models", "parallel", "samplers", "sde_lib", "training",
+            "visualize", "main.py"]
+UNSAFE_MODULES = {"pickle", "cPickle", "dill", "cloudpickle", "joblib", "shelve", "marshal", "torch"}
+
+
+def _unsafe_loads(source: str) -> list[str]:
+    """Code (not docstrings) that can unpickle: imports of pickling modules, allow_pickle=True,
+    yaml.load, eval/exec."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.split(".")[0] in UNSAFE_MODULES]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in UNSAFE_MODULES:
+            found.append(node.module)
+        elif isinstance(node, ast.Call):
+            for kw in node.keywords:
+                if kw.arg == "allow_pickle" and not (isinstance(kw.value, ast.Constant) and kw.value.value is False):
+                    found.append(f"allow_pickle={ast.unparse(kw.value)}")
+            name = ast.unparse(node.func)
+            if name in ("eval", "exec", "yaml.load", "yaml.unsafe_load"):
+                found.append(name)
+    return found
+
+
+def test_no_package_code_can_unpickle_user_files():
+    assert sorted(_unsafe_loads("import pickle\nnp.load(f, allow_pickle=True)\nfrom torch import load")) == [
+        "allow_pickle=True", "pickle", "torch"]  # the scan sees what it looks for
+    files = []
+    for entry in PACKAGES:
+        path = os.path.join(ROOT, entry)
+        files += [path] if entry.endswith(".py") else [
+            os.path.join(base, f) for base, _, names in os.walk(path) for f in names if f.endswith(".py")]
+    assert len(files) > 30
+    for path in files:
+        with open(path) as f:
+            assert _unsafe_loads(f.read()) == [], path

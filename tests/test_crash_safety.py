@@ -67,7 +67,7 @@ def _load_config(path):
 def _start(config, workdir, log, **kwargs):
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     env.update(JAX_PLATFORMS="cpu", **kwargs.pop("env", {}))
-    return subprocess.Popen([sys.executable, os.path.join(ROOT, "main.py"), f"--config={config}",
+    return subprocess.Popen([sys.executable, os.path.join(ROOT, "main.py"), f"--config={config}", *kwargs.pop("extra", []),
                              f"--workdir={workdir}", "--mode=train"], stdout=log, stderr=subprocess.STDOUT,
                             env=env, cwd=kwargs.pop("cwd", ROOT))
 
@@ -146,17 +146,21 @@ def test_kill_9_and_rerun_equals_uninterrupted_run(tmp_path):
     rng = np.random.default_rng(7)
 
     # The uninterrupted run, with HOME, TMPDIR and the working directory empty: the workdir is the
-    # only place it may write to.
+    # only place it may write to, sample pictures (matplotlib) included. Pictures do not touch the
+    # training state, so the crashed runs below (without them) must still match it.
     home, scratch, cwd = (tmp_path / n for n in ("home", "tmp", "cwd"))
     for d in (home, scratch, cwd):
         d.mkdir()
     ref = tmp_path / "ref"
     with open(tmp_path / "ref.log", "w") as log:
         t0 = time.monotonic()
-        proc = _start(config, ref, log, env=dict(HOME=str(home), TMPDIR=str(scratch)), cwd=cwd)
+        proc = _start(config, ref, log, env=dict(HOME=str(home), TMPDIR=str(scratch)), cwd=cwd,
+                      extra=["--config.training.snapshot_sampling=True"])
         assert proc.wait(timeout=300) == 0, (tmp_path / "ref.log").read_text()[-3000:]
         ref_seconds = time.monotonic() - t0
     assert [os.listdir(d) for d in (home, scratch, cwd)] == [[], [], []]
+    assert sorted(n for n in os.listdir(ref / "snapshots") if n.endswith(".png")) == [
+        "samples_100.png", "samples_50.png"]
 
     wd = tmp_path / "crashed"
     kills = []

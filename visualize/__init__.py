@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 
 import numpy as np
 
 
-def _pyplot():
+def _pyplot(path: str | None = None):
+    # Matplotlib caches its font list under ~/.cache unless MPLCONFIGDIR says otherwise: keep it
+    # beside the first picture, in the workdir, the only place a run writes to.
+    if path is not None and "matplotlib" not in sys.modules:
+        os.environ.setdefault("MPLCONFIGDIR", os.path.join(os.path.dirname(os.path.abspath(path)), ".matplotlib"))
     import matplotlib
 
     matplotlib.use("Agg")
@@ -32,7 +37,7 @@ def image_grid(images: np.ndarray, ncol: int | None = None, pad: int = 1) -> np.
 
 def save_image_grid(path: str, images: np.ndarray, title: str | None = None) -> str:
     """Writes images [B, H, W, C] with values in [0, 1] as one PNG grid."""
-    plt = _pyplot()
+    plt = _pyplot(path)
     grid = np.clip(image_grid(images), 0.0, 1.0)
     fig, ax = plt.subplots(figsize=(6, 6))
     ax.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray" if grid.shape[-1] == 1 else None,
@@ -46,7 +51,7 @@ def save_image_grid(path: str, images: np.ndarray, title: str | None = None) -> 
 
 def save_scatter(path: str, samples: np.ndarray, data: np.ndarray | None = None, title: str | None = None) -> str:
     """Writes a scatter plot of 2-D samples beside (and over) data drawn from the true distribution."""
-    plt = _pyplot()
+    plt = _pyplot(path)
     samples = np.asarray(samples)
     panels = 1 if data is None else 2
     fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 5), squeeze=False)
