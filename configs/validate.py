@@ -143,33 +143,6 @@ def field_errors(fields: dict[str, tuple[str, object]], default: tuple[str, obje
         raise ValueError(_prefix(str(e), fields, default)) from e
 
 
-def _section_fields(section: str, kwargs: dict) -> dict[str, tuple[str, object]]:
-    return {k: (f"{section}.{k}", v) for k, v in kwargs.items()}
-
-
-def sde_fields(config, kwargs: dict) -> dict[str, tuple[str, object]]:
-    """Argument -> (config field, value) for the SDE constructor (N is model.num_scales)."""
-    fields = _section_fields("model", {k: v for k, v in kwargs.items() if k != "N"})
-    fields["N"] = ("model.num_scales", config.model.num_scales)
-    return fields
-
-
-def model_fields(kwargs: dict) -> dict[str, tuple[str, object]]:
-    fields = _section_fields("model", {k: v for k, v in kwargs.items() if k != "centered"})
-    if "centered" in kwargs:
-        fields["centered"] = ("data.centered", kwargs["centered"])
-    return fields
-
-
-def sampler_fields(config, options: dict) -> dict[str, tuple[str, object]]:
-    from configs.builders import _SAMPLING_RENAMES
-
-    names = {new: old for old, new in _SAMPLING_RENAMES.items()}
-    fields = {k: (f"sampling.{names.get(k, k)}", v) for k, v in options.items()}
-    fields["shape"] = ("sampling.batch_size", config.sampling.batch_size)
-    return fields
-
-
 # ----- the checks --------------------------------------------------------------------------------
 def _check_names(config) -> None:
     _choice(config, "training.sde", sde_lib.SDES)
@@ -362,9 +335,10 @@ def _check_constructors(config) -> None:
     from configs import builders
 
     sde_cls = sde_lib.SDES[config.training.sde]
-    sde_kwargs = {f.name: config.model[f.name] for f in dataclasses.fields(sde_cls)
-                  if f.init and f.name != "N" and f.name in config.model}
-    with field_errors(sde_fields(config, sde_kwargs), ("training.sde", config.training.sde)):
+    fields = {f.name: (f"model.{f.name}", config.model[f.name]) for f in dataclasses.fields(sde_cls)
+              if f.init and f.name in config.model}
+    fields["N"] = ("model.num_scales", config.model.num_scales)
+    with field_errors(fields, ("training.sde", config.training.sde)):
         sde = builders.build_sde(config)
     _number(config, "training.eps", low=0, high=sde.T, low_open=True, high_open=True)
     if "eps" in config.sampling and config.sampling.eps is not None:
@@ -379,16 +353,17 @@ def _check_constructors(config) -> None:
             raise ValueError(f"training.continuous=False is not supported with "
                              f"{_describe('training.sde', config.training.sde)}: {e}") from e
 
-    fields = set(models.model_fields(config.model.name))
-    model_kwargs = {k: v for k, v in config.model.items() if k in fields}
-    if "centered" in fields:
-        model_kwargs["centered"] = config.data.centered
-    with field_errors(model_fields(model_kwargs), ("model.name", config.model.name)):
+    fields = {k: (f"model.{k}", config.model[k]) for k in models.model_fields(config.model.name) if k in config.model}
+    fields["centered"] = ("data.centered", config.data.centered)  # the builders pass it to the model
+    with field_errors(fields, ("model.name", config.model.name)):
         builders.build_model(config)
 
     options = builders.sampling_options(config)
+    renamed = {new: old for old, new in builders._SAMPLING_RENAMES.items()}
+    fields = {k: (f"sampling.{renamed.get(k, k)}", v) for k, v in options.items()}
+    fields["shape"] = ("sampling.batch_size", config.sampling.batch_size)
     shape = (config.sampling.batch_size, 1)  # the data shape is checked in check_data_shape
-    with field_errors(sampler_fields(config, options), ("sampling.method", config.sampling.method)):
+    with field_errors(fields, ("sampling.method", config.sampling.method)):
         samplers.get_sampler(sde, shape, config.sampling.method, **options)
 
 

@@ -48,7 +48,9 @@ def check_key(key) -> None:
     typed = dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
     if not ((typed and shape == ()) or (dtype == jnp.uint32 and shape == (2,))):
         got = f"dtype={dtype}, shape={shape}" if shape is not None else type(key).__name__
-        raise ValueError(f"key must be one PRNG key, jax.random.key(seed) or jax.random.PRNGKey(seed), got key with {got}")
+        raise ValueError(
+            f"key must be one PRNG key, jax.random.key(seed) or jax.random.PRNGKey(seed), got key with {got}"
+        )
 
 
 def check_x_init(x_init, shape) -> None:

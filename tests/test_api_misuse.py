@@ -50,7 +50,8 @@ def test_sampler_arguments_are_checked_at_trace_time(method):
         ((key, CountingScore(sde), jnp.ones(SHAPE[1:])), r"x_init must have shape \(batch, \*data_shape\) = "
          r"\(4, 2\), got x_init.shape=\(2,\) \(no batch axis"),
         ((key, CountingScore(sde), jnp.ones((4, 3))), r"x_init must have shape .* got x_init.shape=\(4, 3\)"),
-        ((key, CountingScore(sde), jnp.ones(SHAPE, jnp.int32)), "x_init must have a floating dtype, got x_init.dtype=int32"),
+        ((key, CountingScore(sde), jnp.ones(SHAPE, jnp.int32)),
+         "x_init must have a floating dtype, got x_init.dtype=int32"),
         ((key, CountingScore(sde), [[0.0, 0.0]] * 4), "x_init must be an array of shape"),
         ((jnp.zeros(3, jnp.uint32), CountingScore(sde), None), r"key must be one PRNG key.*shape=\(3,\)"),
         ((jax.random.split(key, 4), CountingScore(sde), None), r"key must be one PRNG key.*shape=\(4, 2\)"),

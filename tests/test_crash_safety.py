@@ -64,12 +64,12 @@ def _load_config(path):
     return module.get_config()
 
 
-def _start(config, workdir, log, **kwargs):
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    env.update(JAX_PLATFORMS="cpu", **kwargs.pop("env", {}))
-    return subprocess.Popen([sys.executable, os.path.join(ROOT, "main.py"), f"--config={config}", *kwargs.pop("extra", []),
-                             f"--workdir={workdir}", "--mode=train"], stdout=log, stderr=subprocess.STDOUT,
-                            env=env, cwd=kwargs.pop("cwd", ROOT))
+def _start(config, workdir, log, *, extra=(), env=None, cwd=ROOT):
+    """`python main.py --mode train` in the background, output to `log`, on one CPU device."""
+    env = {**{k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}, "JAX_PLATFORMS": "cpu", **(env or {})}
+    argv = [sys.executable, os.path.join(ROOT, "main.py"), f"--config={config}", *extra, f"--workdir={workdir}",
+            "--mode=train"]
+    return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd)
 
 
 def _wait_for(predicate, proc, timeout=120.0) -> bool:

@@ -37,7 +37,7 @@ def train_two_calls(exp, mesh):
 def check_training():
     c = default_toy.get_config()
     c.training.batch_size = 32
-    c.training.n_jitted_steps = 3
+    c.training.n_jitted_steps = 4  # divides n_iters and every frequency (configs/validate.py checks)
     c.model.width = 64
     c.model.num_blocks = 1
     c.model.nf = 16
