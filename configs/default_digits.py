@@ -13,7 +13,7 @@ def get_config():
     training = config.training
     training.batch_size = 128
     training.n_iters = 3000
-    training.n_jitted_steps = 25
+    training.n_jitted_steps = 1  # XLA:CPU runs U-Net gradients slowly inside loops; raise it on GPU/TPU
     training.log_freq = 100
     training.snapshot_freq = 1500
     training.snapshot_freq_for_preemption = 500
