@@ -19,7 +19,10 @@ install-test: $(PY)
 	$(PY) -m pip install -q -e ".[test]"
 
 demo: install
-	$(PY) main.py --workdir $(WORKDIR)
+	$(PY) main.py --config configs/default_toy.py --workdir $(WORKDIR)/toy --mode train
+	$(PY) main.py --config configs/default_toy.py --workdir $(WORKDIR)/toy --mode sample
+	$(PY) main.py --config configs/default_digits.py --workdir $(WORKDIR)/digits --mode train
+	$(PY) main.py --config configs/default_digits.py --workdir $(WORKDIR)/digits --mode sample
 
 test: install-test
 	$(PY) -m pytest -q
