@@ -17,7 +17,9 @@ from ml_collections import config_flags
 
 config_flags.DEFINE_config_file("config", "configs/default_toy.py", "Path to a config file.", lock_config=True)
 flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs, samples and pictures.")
-flags.DEFINE_enum("mode", "train", ["train", "sample", "eval"], "What to run.")
+flags.DEFINE_enum("mode", "train", ["train", "sample", "eval", "inpaint", "colorize", "conditional"],
+                  "What to run.")
+flags.DEFINE_float("guidance_scale", 1.0, "--mode conditional: weight of the classifier's gradient.")
 flags.DEFINE_string("coordinator_address", None, "Multi-host: address:port of process 0 (jax.distributed).")
 flags.DEFINE_integer("num_processes", None, "Multi-host: number of processes.")
 flags.DEFINE_integer("process_id", None, "Multi-host: this process's index.")
@@ -55,6 +57,14 @@ def main(argv):
 
         for result in evaluate(exp, workdir, eval_options(config)):
             print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.items()))
+    elif FLAGS.mode in ("inpaint", "colorize"):
+        from training import controllable
+
+        print("wrote", getattr(controllable, FLAGS.mode)(exp, workdir))
+    elif FLAGS.mode == "conditional":
+        from training import controllable
+
+        print(controllable.conditional(exp, workdir, scale=FLAGS.guidance_scale))
 
 
 if __name__ == "__main__":

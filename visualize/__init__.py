@@ -49,6 +49,22 @@ def save_image_grid(path: str, images: np.ndarray, title: str | None = None) -> 
     return path
 
 
+def save_image_grid_rows(path: str, images: np.ndarray, ncol: int, row_titles: list[str]) -> str:
+    """Writes images [rows * ncol, H, W, C] in [0, 1] as a grid with one titled row per group."""
+    plt = _pyplot()
+    nrow = len(row_titles)
+    fig, axes = plt.subplots(nrow, 1, figsize=(max(6, ncol * 0.6), 1.1 * nrow + 0.5), squeeze=False)
+    for r, title in enumerate(row_titles):
+        grid = np.clip(image_grid(images[r * ncol:(r + 1) * ncol], ncol=ncol), 0.0, 1.0)
+        axes[r, 0].imshow(grid[..., 0] if grid.shape[-1] == 1 else grid,
+                          cmap="gray" if grid.shape[-1] == 1 else None, interpolation="nearest")
+        axes[r, 0].set_ylabel(title, rotation=0, ha="right", va="center")
+        axes[r, 0].set_xticks([])
+        axes[r, 0].set_yticks([])
+    _save(fig, path)
+    return path
+
+
 def save_scatter(path: str, samples: np.ndarray, data: np.ndarray | None = None, title: str | None = None) -> str:
     """Writes a scatter plot of 2-D samples beside (and over) data drawn from the true distribution."""
     plt = _pyplot(path)
