@@ -12,7 +12,7 @@ import pytest
 
 from configs import default_digits, default_toy
 from configs.builders import build_experiment
-from training import run
+from training import controllable, run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -113,6 +113,14 @@ def test_sampling_is_reproducible_and_images_work(tmp_path):
     assert first.shape == (4, 8, 8, 1) and os.path.getsize(png) > 1000
     run.sample(exp, wd)
     np.testing.assert_array_equal(np.load(npz)["samples"], first)
+    # --mode inpaint: the known left half is kept exactly, the right half is filled in.
+    png = controllable.inpaint(exp, wd, num=4)
+    out = np.load(os.path.join(wd, "controllable", "inpaint.npz"))
+    known = out["mask"] > 0
+    np.testing.assert_allclose(out["samples"][known], out["data"][known], atol=1e-6)
+    assert not np.allclose(out["samples"][~known], out["data"][~known]) and os.path.getsize(png) > 1000
+    with pytest.raises(ValueError, match="RGB"):
+        controllable.colorize(exp, wd)
 
 
 def test_sampling_without_checkpoint_names_the_directory(tmp_path):
