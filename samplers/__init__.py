@@ -10,6 +10,12 @@ from __future__ import annotations
 
 from samplers import adaptive_sde, dpm_solver, edm, ode, pc
 from samplers._common import SampleFn, per_sample_keys, tweedie_denoise
+from samplers.controllable import (
+    get_classifier_grad_fn,
+    get_colorization_sampler,
+    get_conditional_sampler,
+    get_inpaint_sampler,
+)
 from samplers.likelihood import bits_per_dim, get_bpd_fn, get_likelihood_fn
 from samplers.ode import flow
 from sde_lib import SDE
@@ -49,4 +55,5 @@ def get_sampler(sde: SDE, shape, method: str = "pc", **options) -> SampleFn:
 __all__ = [
     "get_sampler", "METHODS", "SampleFn", "flow", "per_sample_keys", "tweedie_denoise",
     "get_likelihood_fn", "get_bpd_fn", "bits_per_dim",
+    "get_inpaint_sampler", "get_colorization_sampler", "get_conditional_sampler", "get_classifier_grad_fn",
 ]
