@@ -229,9 +229,12 @@ def test_inpainting_nfe_counts_real_calls():
         return -x
 
     fn = get_inpaint_sampler(sde, (3, 2), n_steps=2)
-    _, nfe = jax.jit(lambda k: fn(k, score, jnp.zeros((3, 2)), jnp.array([1.0, 0.0])))(jax.random.PRNGKey(5))
+    run = jax.jit(lambda k, d: fn(k, score, d, jnp.array([1.0, 0.0])))
+    _, nfe = run(jax.random.PRNGKey(5), jnp.zeros((3, 2)))
     jax.effects_barrier()
     assert nfe == len(calls) == 5 * 3 + 1
+    run(jax.random.PRNGKey(6), jnp.ones((3, 2)))  # new key and data: no recompilation
+    assert run._cache_size() == 1
 
 
 def test_bad_arguments_raise():
