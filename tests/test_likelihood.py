@@ -206,7 +206,9 @@ def test_dequantize_stays_in_its_bin():
 def image_model(centered):
     """A Gaussian density on 2x2 one-channel images: N(mu, C) in [-1, 1] coordinates, or the
     same distribution mapped to [0, 1] (mean (mu + 1) / 2, covariance C / 4)."""
-    cov = jnp.array([[0.05, 0.02, 0.01, 0.0], [0.02, 0.04, 0.0, 0.01], [0.01, 0.0, 0.06, 0.02], [0.0, 0.01, 0.02, 0.05]])
+    cov = jnp.array(
+        [[0.05, 0.02, 0.01, 0.0], [0.02, 0.04, 0.0, 0.01], [0.01, 0.0, 0.06, 0.02], [0.0, 0.01, 0.02, 0.05]]
+    )
     mean = jnp.array([0.1, -0.2, 0.3, 0.0])
     if not centered:
         mean, cov = (mean + 1) / 2, cov / 4
