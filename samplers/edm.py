@@ -131,7 +131,8 @@ def get_edm_stochastic_sampler(
             gamma = jnp.where(in_range, min(s_churn / n_steps, 2**0.5 - 1), 0.0)  # line 4
             noise = s_noise * _common.step_noise(noise_keys, i, shape[1:])  # line 5
             sigma_hat = sigma_i * (1 + gamma)  # line 6
-            x_hat = x_e + jnp.sqrt(sigma_hat**2 - sigma_i**2) * noise  # line 7
+            # line 7; sqrt(sigma_hat^2 - sigma_i^2) written so that it cannot round below zero
+            x_hat = x_e + sigma_i * jnp.sqrt(gamma * (2 + gamma)) * noise
             d = (x_hat - D(x_hat, sigma_hat)) / sigma_hat  # line 8
             x_next = x_hat + (sigma_next - sigma_hat) * d  # line 9
             d_prime = (x_next - D(x_next, sigma_next)) / sigma_next  # line 11
