@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.linalg import solve_triangular
+import numpy as np
 
 from sde_lib.base import SDE, Array
 
@@ -58,48 +58,52 @@ class GaussianMixture(NamedTuple):
         x = self.means[labels] + jnp.einsum("nij,nj->ni", chol, z)
         return (x, labels) if return_labels else x
 
-    def _perturbed(self, sde: SDE | None, t: Array):
-        """Means [K, D] and covariances [K, D, D] of p_t at a scalar time t (p_0 if sde is None)."""
-        if sde is None:
-            return self.means, self.covs
-        a, s = sde.alpha(t), sde.sigma(t)
-        return a * self.means, a**2 * self.covs + s**2 * jnp.eye(self.dim)
+    def _eigh(self):
+        """Eigen-decomposition of each component covariance, C_k = U_k diag(lam_k) U_k^T.
 
-    def _component_terms(self, x: Array, means: Array, covs: Array):
-        """Per-component log w_k N(x; m_k, C_k) [K] and C_k^{-1} (m_k - x) [K, D], for one x [D]."""
-        chol = jnp.linalg.cholesky(covs)
-        diff = means - x
-        y = jax.vmap(lambda L, r: solve_triangular(L, r, lower=True))(chol, diff)
-        prec_diff = jax.vmap(lambda L, r: solve_triangular(L.T, r, lower=False))(chol, y)
-        logdet = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
-        logp = jnp.log(self.weights) - 0.5 * (jnp.sum(y**2, -1) + logdet + self.dim * math.log(2 * math.pi))
-        return logp, prec_diff
+        C_k(t) = alpha^2 C_k + sigma^2 I shares the eigenvectors, so p_t needs no factorisation
+        per sample and time (XLA:CPU can stall on many small batched factorisations in a loop).
+        Computed on the host when the covariances are concrete.
+        """
+        try:
+            lam, u = np.linalg.eigh(np.asarray(self.covs, np.float64))
+            return jnp.asarray(lam, self.covs.dtype), jnp.asarray(u, self.covs.dtype)
+        except jax.errors.TracerArrayConversionError:
+            return jnp.linalg.eigh(self.covs)
+
+    def _terms_fn(self, sde: SDE | None):
+        """f(x [D], t) -> (log w_k N(x; m_k(t), C_k(t)) [K], C_k(t)^{-1} (m_k(t) - x) [K, D])."""
+        lam, u = self._eigh()
+        log_w = jnp.log(self.weights)
+
+        def terms(x, t):
+            a, s = (1.0, 0.0) if sde is None else (sde.alpha(t), sde.sigma(t))
+            var = a**2 * lam + s**2  # [K, D]
+            y = jnp.einsum("kji,kj->ki", u, a * self.means - x)  # U_k^T (m_k - x)
+            logp = log_w - 0.5 * (jnp.sum(y**2 / var + jnp.log(var), -1) + self.dim * math.log(2 * math.pi))
+            return logp, jnp.einsum("kij,kj->ki", u, y / var)
+
+        return terms
 
     def log_prob(self, x: Array, sde: SDE | None = None, t: Array | None = None) -> Array:
         """log p_t(x) per sample ([B, D] -> [B]); the data density p_0 when `sde` is None."""
         t = jnp.zeros(x.shape[:1]) if t is None else jnp.broadcast_to(t, x.shape[:1])
-
-        def one(xi, ti):
-            logp, _ = self._component_terms(xi, *self._perturbed(sde, ti))
-            return jax.scipy.special.logsumexp(logp)
-
-        return jax.vmap(one)(x, t)
+        terms = self._terms_fn(sde)
+        return jax.vmap(lambda xi, ti: jax.scipy.special.logsumexp(terms(xi, ti)[0]))(x, t)
 
     def responsibilities(self, x: Array, sde: SDE | None = None, t: Array | None = None) -> Array:
         """Posterior component probabilities p(k | x_t) per sample, [B, K]."""
         t = jnp.zeros(x.shape[:1]) if t is None else jnp.broadcast_to(t, x.shape[:1])
-
-        def one(xi, ti):
-            logp, _ = self._component_terms(xi, *self._perturbed(sde, ti))
-            return jax.nn.softmax(logp)
-
-        return jax.vmap(one)(x, t)
+        terms = self._terms_fn(sde)
+        return jax.vmap(lambda xi, ti: jax.nn.softmax(terms(xi, ti)[0]))(x, t)
 
     def score_fn(self, sde: SDE):
         """The exact score of p_t under `sde`, as `score_fn(x [B, D], t [B]) -> [B, D]`."""
 
+        terms = self._terms_fn(sde)
+
         def one(xi, ti):
-            logp, prec_diff = self._component_terms(xi, *self._perturbed(sde, ti))
+            logp, prec_diff = terms(xi, ti)
             return jax.nn.softmax(logp) @ prec_diff
 
         return jax.vmap(one)

@@ -1,10 +1,18 @@
 """Shared fixtures: the three SDEs and data whose perturbed marginals are known in closed form."""
 
-import jax
-import jax.numpy as jnp
-import pytest
+import os
 
-from sde_lib import VESDE, VPSDE, GaussianMixture, subVPSDE
+# XLA:CPU's concurrency-optimised scheduler can deadlock on many small batched linear-algebra ops
+# inside loops (seen with per-sample factorisations); the tests (and their subprocesses) run without it.
+_FLAG = "--xla_cpu_enable_concurrency_optimized_scheduler=false"
+if _FLAG not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + _FLAG).strip()
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import pytest  # noqa: E402
+
+from sde_lib import VESDE, VPSDE, GaussianMixture, subVPSDE  # noqa: E402
 
 SDE_CLASSES = {"vp": VPSDE, "subvp": subVPSDE, "ve": VESDE}
 
