@@ -1,0 +1,1 @@
+"""Benchmarks. `python -m benchmarks.solvers --workdir DIR [--quick]` runs the sampler benchmark."""
