@@ -65,8 +65,8 @@ def _load_config(path):
 
 
 def _start(config, workdir, log, *, extra=(), env=None, cwd=ROOT):
-    """`python main.py --mode train` in the background, output to `log`, on one CPU device."""
-    env = {**{k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}, "JAX_PLATFORMS": "cpu", **(env or {})}
+    """`python main.py --mode train` in the background, output to `log` (the config asks for one device)."""
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", **(env or {})}
     argv = [sys.executable, os.path.join(ROOT, "main.py"), f"--config={config}", *extra, f"--workdir={workdir}",
             "--mode=train"]
     return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd)
