@@ -8,8 +8,8 @@ log-SNR lambda = log(alpha / sigma). With x_t = alpha(t) x_0 + sigma(t) eps,
 
 and the exact solution from s to t (h = lambda_t - lambda_s) is
 
-    x_t = alpha_t / alpha_s x_s - sigma_t int_{lambda_s}^{lambda_t} e^lambda eps_hat dlambda
-        = sigma_t / sigma_s x_s + alpha_t int_{lambda_s}^{lambda_t} e^-lambda x0_hat dlambda.
+    x_t = alpha_t / alpha_s x_s - alpha_t int_{lambda_s}^{lambda_t} e^-lambda eps_hat dlambda
+        = sigma_t / sigma_s x_s + sigma_t int_{lambda_s}^{lambda_t} e^lambda x0_hat dlambda.
 
 Taylor-expanding the predictions in lambda gives the phi-functions phi_k(h) below; they are
 evaluated by their series for small |h| so that no step loses digits in float32.
@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from samplers import _common, grids
-from sde_lib import SDE, batch_mul
+from sde_lib import SDE
 
 
 # ----- pieces shared with EDM ---------------------------------------------------------------------
@@ -86,7 +86,8 @@ def dpm_solver_step(sde: SDE, score_fn, x, s, t, order: int):
     eps_s = noise_prediction(sde, score_fn, x, s)
 
     def first_order(u, r):  # x_u from x_s with eps held at eps_s; lambda_u = lambda_s + r h
-        return jnp.exp(sde.log_alpha(u) - sde.log_alpha(s)) * x - sde.sigma(u) * (r * h) * phi(1, r * h) * eps_s
+        ratio = jnp.exp(sde.log_alpha(u) - sde.log_alpha(s))
+        return ratio * x - sde.sigma(u) * (r * h) * phi(1, r * h) * eps_s
 
     x_t = first_order(t, 1.0)
     if order == 1:

@@ -191,7 +191,8 @@ def test_edm_stochastic_reproduces_gaussian_data(sde_name):
     it falls to sampling noise by 160 NFE.)
     """
     sde = make_sde(sde_name)
-    x, nfe = run(sde, GAUSS.score_fn(sde), (2000, 2), "edm_stochastic", nfe=81, s_churn=10.0, s_min=0.05, s_max=50.0)
+    churn = {"s_churn": 10.0, "s_min": 0.05, "s_max": 50.0}
+    x, nfe = run(sde, GAUSS.score_fn(sde), (2000, 2), "edm_stochastic", nfe=81, **churn)
     assert int(nfe) == 80
     assert_matches_gaussian(x, GAUSS.as_gaussian_mixture(), mean_tol=0.09, cov_tol=0.13)
 
@@ -274,7 +275,8 @@ def test_nfe_is_exact_and_within_budget(method, options):
     jax.effects_barrier()
     assert int(nfe) == len(calls) <= options["nfe"]
     # Only EDM's odd budgets leave one evaluation unused (a Heun step costs 2).
-    assert options["nfe"] - len(calls) == (method.startswith("edm") and (options["nfe"] - options.get("denoise", 0)) % 2)
+    unused = method.startswith("edm") and (options["nfe"] - options.get("denoise", 0)) % 2
+    assert options["nfe"] - len(calls) == unused
 
 
 def test_adaptive_sde_nfe_is_exact_and_per_sample():
