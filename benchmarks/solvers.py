@@ -244,13 +244,15 @@ def plot_problem(rows, title: str, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(13, 5))
+    labels = list(dict.fromkeys(r["label"] for r in rows))
+    colors = {label: plt.get_cmap("tab20")(i % 20) for i, label in enumerate(labels)}
     panels = ((axes[0], "rel_err", "relative error vs converged ODE"), (axes[1], "sw2", "SW2 to data"))
     for ax, metric, ylabel in panels:
-        for label in dict.fromkeys(r["label"] for r in rows):
+        for label in labels:
             pts = sorted((r["nfe"], r[metric]) for r in rows if r["label"] == label and metric in r)
             if pts:
-                style = "o" if len(pts) == 1 else ".-"
-                ax.plot(*zip(*pts), style, label=label)
+                style = "s" if len(pts) == 1 else ".-"
+                ax.plot(*zip(*pts), style, color=colors[label], label=label)
         if metric == "sw2":
             ax.axhline(rows[0]["sw2_floor"], color="k", ls="--", lw=1, label="sampling floor")
         ax.set(xscale="log", yscale="log", xlabel="NFE", ylabel=ylabel, title=title)
