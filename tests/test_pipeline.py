@@ -92,7 +92,15 @@ def test_restarted_run_equals_uninterrupted_run(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
-def test_sampling_is_reproducible_and_images_work(tmp_path):
+@pytest.fixture
+def fast_compile():
+    """U-Nets compile slowly on CPU; most XLA optimisations are not worth it for a few steps."""
+    jax.config.update("jax_disable_most_optimizations", True)
+    yield
+    jax.config.update("jax_disable_most_optimizations", False)
+
+
+def test_sampling_is_reproducible_and_images_work(tmp_path, fast_compile):
     c = default_digits.get_config()
     c.training.n_iters = 10
     c.training.batch_size = 8

@@ -67,28 +67,28 @@ def sample_on(mesh, sample_fn, score_fn, key):
 
 def check_samplers():
     gm = GaussianMixture.isotropic([[2.0, 0.0], [-2.0, 1.0]], 0.4)
-    for sde in (VPSDE(N=20), VESDE(sigma_max=8.0, N=20)):
-        score_fn = gm.score_fn(sde)
-        for method, options in [
-            ("pc", dict(predictor="reverse_diffusion", corrector="langevin")),  # global-batch Langevin norms
-            ("ode", dict(rtol=1e-4, atol=1e-4)),
-            ("dpmpp_2m", dict(nfe=8)),
-            ("edm_stochastic", dict(nfe=9, s_churn=5.0)),
-            ("adaptive_sde", dict()),
-        ]:
-            sample_fn = samplers.get_sampler(sde, (16, 2), method, **options)
-            key = jax.random.PRNGKey(7)
-            one = sample_on(parallel.make_mesh(1), sample_fn, score_fn, key)
-            four = sample_on(parallel.make_mesh(4), sample_fn, score_fn, key)
-            close(one, four, f"{method} on {type(sde).__name__}, 4 devices vs 1", rtol=1e-4, atol=1e-4)
-        lik = samplers.get_likelihood_fn(sde, trace="rademacher")
-        x = parallel.put(np.asarray(gm.sample(jax.random.PRNGKey(1), 16)), parallel.data_sharding(parallel.make_mesh(4)))
-        four = jax.jit(lambda k, x: lik(k, score_fn, x))(jax.random.PRNGKey(2), x)
-        one = jax.jit(lambda k, x: lik(k, score_fn, x))(jax.random.PRNGKey(2), np.asarray(x))
-        # logp and z agree to float tolerance; the adaptive step count of a sample may flip by a
-        # rejected step when rounding differs, so NFE is compared on average.
-        close(one[:2], four[:2], f"likelihood on {type(sde).__name__}, 4 devices vs 1", rtol=1e-4, atol=1e-4)
-        assert abs(float(jnp.mean(one[2])) - float(jnp.mean(four[2]))) < 0.1 * float(jnp.mean(one[2]))
+    vp, ve = VPSDE(N=20), VESDE(sigma_max=8.0, N=20)
+    for sde, method, options in [
+        (ve, "pc", dict(predictor="reverse_diffusion", corrector="langevin")),  # global-batch Langevin norms
+        (vp, "ode", dict(rtol=1e-4, atol=1e-4)),
+        (vp, "dpmpp_2m", dict(nfe=8)),
+        (ve, "edm_stochastic", dict(nfe=9, s_churn=5.0)),
+        (ve, "adaptive_sde", dict()),
+    ]:
+        sample_fn = samplers.get_sampler(sde, (16, 2), method, **options)
+        key = jax.random.PRNGKey(7)
+        one = sample_on(parallel.make_mesh(1), sample_fn, gm.score_fn(sde), key)
+        four = sample_on(parallel.make_mesh(4), sample_fn, gm.score_fn(sde), key)
+        close(one, four, f"{method} on {type(sde).__name__}, 4 devices vs 1", rtol=1e-4, atol=1e-4)
+    score_fn = gm.score_fn(vp)
+    lik = samplers.get_likelihood_fn(vp, trace="rademacher")
+    x = parallel.put(np.asarray(gm.sample(jax.random.PRNGKey(1), 16)), parallel.data_sharding(parallel.make_mesh(4)))
+    four = jax.jit(lambda k, x: lik(k, score_fn, x))(jax.random.PRNGKey(2), x)
+    one = jax.jit(lambda k, x: lik(k, score_fn, x))(jax.random.PRNGKey(2), np.asarray(x))
+    # logp and z agree to float tolerance; the adaptive step count of a sample may flip by a
+    # rejected step when rounding differs, so NFE is compared on average.
+    close(one[:2], four[:2], "likelihood on VPSDE, 4 devices vs 1", rtol=1e-4, atol=1e-4)
+    assert abs(float(jnp.mean(one[2])) - float(jnp.mean(four[2]))) < 0.1 * float(jnp.mean(one[2]))
 
 
 if __name__ == "__main__":
