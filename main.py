@@ -17,8 +17,9 @@ from ml_collections import config_flags
 
 config_flags.DEFINE_config_file("config", "configs/default_toy.py", "Path to a config file.", lock_config=True)
 flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs, samples and pictures.")
-flags.DEFINE_enum("mode", "train", ["train", "sample", "eval", "inpaint", "colorize", "conditional"],
+flags.DEFINE_enum("mode", "train", ["train", "sample", "eval", "inpaint", "colorize", "conditional", "benchmark"],
                   "What to run.")
+flags.DEFINE_bool("benchmark_quick", False, "--mode benchmark: a reduced run (about a minute).")
 flags.DEFINE_float("guidance_scale", 1.0, "--mode conditional: weight of the classifier's gradient.")
 flags.DEFINE_string("coordinator_address", None, "Multi-host: address:port of process 0 (jax.distributed).")
 flags.DEFINE_integer("num_processes", None, "Multi-host: number of processes.")
@@ -61,6 +62,17 @@ def main(argv):
         from training import controllable
 
         print("wrote", getattr(controllable, FLAGS.mode)(exp, workdir))
+    elif FLAGS.mode == "benchmark":  # analytic problems, then the workdir's checkpoint if there is one
+        from benchmarks.solvers import run as run_benchmark
+        from benchmarks.trained import trained_section
+        from training.checkpoints import Checkpoints
+
+        run_benchmark(workdir, quick=FLAGS.benchmark_quick)
+        checkpoints = Checkpoints(workdir)
+        has_checkpoint = checkpoints.latest_step() is not None
+        checkpoints.close()
+        if has_checkpoint:
+            trained_section(exp, workdir, quick=FLAGS.benchmark_quick)
     elif FLAGS.mode == "conditional":
         from training import controllable
 
