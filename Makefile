@@ -25,7 +25,7 @@ demo: install
 	$(PY) main.py --config configs/default_digits.py --workdir $(WORKDIR)/digits --mode sample
 
 test: install-test
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 clean:
 	rm -rf $(VENV) workdir .pytest_cache
