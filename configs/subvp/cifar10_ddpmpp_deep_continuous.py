@@ -5,36 +5,10 @@ Run:  python main.py --config configs/subvp/cifar10_ddpmpp_deep_continuous.py --
 Expect: 1.3M steps of batch 128 (days on 8 GPUs); FID 2.41-2.92 in the paper.
 """
 
-from configs import default_cifar10
+from configs.subvp import cifar10_ddpmpp_continuous
 
 
 def get_config():
-    config = default_cifar10.get_config()
-    config.training.sde = "subvpsde"
-    config.training.continuous = True
-    config.sampling.method = "pc"
-    config.sampling.predictor = "euler_maruyama"
-    config.sampling.corrector = "none"
-    model = config.model
-    model.nf = 128
-    model.ch_mult = (1, 2, 2, 2)
-    model.num_res_blocks = 8
-    model.attn_resolutions = (16,)
-    model.resamp_with_conv = True
-    model.conditional = True
-    model.dropout = 0.1
-    model.skip_rescale = True
-    model.init_scale = 0.0
-    model.name = "ddpmpp"
-    model.embedding_type = "positional"
-    model.resblock_type = "biggan"
-    model.progressive = "none"
-    model.progressive_input = "none"
-    model.progressive_combine = "sum"
-    model.fir = False
-    model.fir_kernel = (1, 3, 3, 1)
-    model.ema_rate = 0.9999
-    model.scale_by_sigma = False
-    config.data.centered = True
-    config.training.reduce_mean = True
+    config = cifar10_ddpmpp_continuous.get_config()
+    config.model.num_res_blocks = 8
     return config

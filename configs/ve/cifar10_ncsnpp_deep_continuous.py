@@ -5,36 +5,10 @@ Run:  python main.py --config configs/ve/cifar10_ncsnpp_deep_continuous.py --wor
 Expect: 1.3M steps of batch 128 (days on 8 GPUs); FID 2.38 (deep: 2.20) in the paper.
 """
 
-from configs import default_cifar10
+from configs.ve import cifar10_ncsnpp_continuous
 
 
 def get_config():
-    config = default_cifar10.get_config()
-    config.training.sde = "vesde"
-    config.training.continuous = True
-    config.sampling.method = "pc"
-    config.sampling.predictor = "reverse_diffusion"
-    config.sampling.corrector = "langevin"
-    model = config.model
-    model.nf = 128
-    model.ch_mult = (1, 2, 2, 2)
-    model.num_res_blocks = 8
-    model.attn_resolutions = (16,)
-    model.resamp_with_conv = True
-    model.conditional = True
-    model.dropout = 0.1
-    model.skip_rescale = True
-    model.init_scale = 0.0
-    model.name = "ncsnpp"
-    model.fourier_scale = 16.0
-    model.embedding_type = "fourier"
-    model.resblock_type = "biggan"
-    model.progressive = "output_skip"
-    model.progressive_input = "input_skip"
-    model.progressive_combine = "sum"
-    model.fir = True
-    model.fir_kernel = (1, 3, 3, 1)
-    model.ema_rate = 0.999
-    model.scale_by_sigma = False  # our VE SDE divides the output by sigma(t) already
-    config.data.centered = False
+    config = cifar10_ncsnpp_continuous.get_config()
+    config.model.num_res_blocks = 8
     return config
