@@ -91,8 +91,43 @@ def check_samplers():
     assert abs(float(jnp.mean(one[2])) - float(jnp.mean(four[2]))) < 0.1 * float(jnp.mean(one[2]))
 
 
+def check_evaluation():
+    """--mode eval's metrics from one checkpoint, on 1 device and on 4."""
+    import dataclasses
+    import shutil
+    import tempfile
+
+    from evaluation.evaluate import EvalOptions, evaluate
+
+    c = default_toy.get_config()
+    c.training.n_iters = 8
+    c.training.batch_size = 16
+    c.training.n_jitted_steps = 4
+    c.training.log_freq = 4
+    c.training.snapshot_freq = 8
+    c.training.snapshot_freq_for_preemption = 4
+    c.training.snapshot_sampling = False
+    c.model.width = 32
+    c.model.num_blocks = 1
+    c.model.nf = 16
+    c.model.num_scales = 10
+    exp = build_experiment(c)
+    options = EvalOptions(batch_size=16, loss_batches=1, likelihood_batches=1, likelihood_rtol=1e-3,
+                          likelihood_atol=1e-3, num_samples=16, rounds=2)
+    with tempfile.TemporaryDirectory() as root:
+        one_dir, four_dir = f"{root}/one", f"{root}/four"
+        run.train(dataclasses.replace(exp, num_devices=1), one_dir, progress=False)
+        shutil.copytree(one_dir, four_dir)
+        one = evaluate(dataclasses.replace(exp, num_devices=1), one_dir, options)[0]
+        four = evaluate(dataclasses.replace(exp, num_devices=4), four_dir, options)[0]
+    for key in ("test_loss", "nats_per_dim", "sliced_wasserstein", "frechet"):
+        np.testing.assert_allclose(one[key], four[key], rtol=1e-3, atol=1e-4, err_msg=key)
+    print("ok: evaluation metrics, 4 devices vs 1")
+
+
 if __name__ == "__main__":
     check_training()
     check_samplers()
+    check_evaluation()
     print("all multi-device checks passed")
     sys.exit(0)
