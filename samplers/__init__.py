@@ -8,8 +8,9 @@ here knows about networks or configs, and nothing asks what type of SDE it was g
 
 from __future__ import annotations
 
-from samplers import adaptive_sde, dpm_solver, edm, ode, pc
+from samplers import adaptive_sde, dpm_solver, edm, ode, pc, unipc
 from samplers._common import SampleFn, per_sample_keys, tweedie_denoise
+from samplers.calibrate import GridFit, calibrate_grid
 from samplers.controllable import (
     get_classifier_grad_fn,
     get_colorization_sampler,
@@ -28,6 +29,7 @@ METHODS = {
     "dpm_solver": dpm_solver.get_dpm_solver_sampler,
     "dpmpp_2m": dpm_solver.get_dpmpp_2m_sampler,
     "dpmpp_3m": dpm_solver.get_dpmpp_3m_sampler,
+    "unipc": unipc.get_unipc_sampler,
     "edm_heun": edm.get_edm_heun_sampler,
     "edm_stochastic": edm.get_edm_stochastic_sampler,
     "adaptive_sde": adaptive_sde.get_adaptive_sde_sampler,
@@ -53,7 +55,7 @@ def get_sampler(sde: SDE, shape, method: str = "pc", **options) -> SampleFn:
 
 
 __all__ = [
-    "get_sampler", "METHODS", "SampleFn", "flow", "per_sample_keys", "tweedie_denoise",
+    "get_sampler", "METHODS", "SampleFn", "flow", "calibrate_grid", "GridFit", "per_sample_keys", "tweedie_denoise",
     "get_likelihood_fn", "get_bpd_fn", "bits_per_dim",
     "get_inpaint_sampler", "get_colorization_sampler", "get_conditional_sampler", "get_classifier_grad_fn",
 ]

@@ -132,7 +132,7 @@ def get_dpm_solver_sampler(
     *,
     nfe: int = 20,
     order: int = 3,
-    grid: str = "logsnr",
+    grid="logsnr",
     rho: float = 7.0,
     lower_order_final: bool = True,
     eps: float | None = None,
@@ -145,11 +145,11 @@ def get_dpm_solver_sampler(
     """
     shape = _common.check_shape(shape)
     eps = _common.check_eps(sde, eps)
-    grids.check_grid_options(grid, rho)
     if order not in (1, 2, 3):
         raise ValueError(f"order must be 1, 2 or 3, got order={order!r}")
     grids.check_nfe(nfe, 1 + int(denoise), "one step, plus one for denoise")
     orders = singlestep_orders(nfe - int(denoise), order, lower_order_final)
+    grid = grids.check_grid_options(grid, rho, len(orders), sde=sde, eps=eps)
 
     def sample_fn(key, score_fn, x_init=None):
         x, _ = _common.init_samples(sde, shape, key, x_init)
@@ -165,6 +165,7 @@ def get_dpm_solver_sampler(
             x = data_prediction(sde, score_fn, x, eps)
         return x, nfe
 
+    sample_fn.n_steps = len(orders)
     return sample_fn
 
 
@@ -173,7 +174,7 @@ def get_ddim_sampler(
     shape,
     *,
     nfe: int = 20,
-    grid: str = "logsnr",
+    grid="logsnr",
     rho: float = 7.0,
     eps: float | None = None,
     denoise: bool = False,
@@ -226,7 +227,7 @@ def get_dpmpp_sampler(
     *,
     order: int,
     nfe: int = 20,
-    grid: str = "logsnr",
+    grid="logsnr",
     rho: float = 7.0,
     lower_order_final: bool = True,
     eps: float | None = None,
@@ -239,11 +240,11 @@ def get_dpmpp_sampler(
     """
     shape = _common.check_shape(shape)
     eps = _common.check_eps(sde, eps)
-    grids.check_grid_options(grid, rho)
     if order not in (1, 2, 3):
         raise ValueError(f"order must be 1, 2 or 3, got order={order!r}")
     grids.check_nfe(nfe, order + int(denoise), f"at least order={order} steps, plus one for denoise")
     orders = multistep_orders(nfe - int(denoise), order, lower_order_final)
+    grid = grids.check_grid_options(grid, rho, len(orders), sde=sde, eps=eps)
 
     def sample_fn(key, score_fn, x_init=None):
         x, _ = _common.init_samples(sde, shape, key, x_init)
@@ -263,6 +264,7 @@ def get_dpmpp_sampler(
             x = data_prediction(sde, score_fn, x, eps)
         return x, nfe
 
+    sample_fn.n_steps = len(orders)
     return sample_fn
 
 
@@ -271,7 +273,7 @@ def get_dpmpp_2m_sampler(
     shape,
     *,
     nfe: int = 20,
-    grid: str = "logsnr",
+    grid="logsnr",
     rho: float = 7.0,
     lower_order_final: bool = True,
     eps: float | None = None,
@@ -289,7 +291,7 @@ def get_dpmpp_3m_sampler(
     shape,
     *,
     nfe: int = 20,
-    grid: str = "logsnr",
+    grid="logsnr",
     rho: float = 7.0,
     lower_order_final: bool = True,
     eps: float | None = None,

@@ -36,9 +36,9 @@ def _denoiser(sde: SDE, score_fn):
 def _check_common(sde, shape, nfe, grid, rho, eps, denoise):
     shape = _common.check_shape(shape)
     eps = _common.check_eps(sde, eps)
-    grids.check_grid_options(grid, rho)
     grids.check_nfe(nfe, 2 + int(denoise), "one Heun step of 2 evaluations, plus one for denoise")
-    return shape, eps
+    grid = grids.check_grid_options(grid, rho, (nfe - int(denoise)) // 2, sde=sde, eps=eps)
+    return shape, eps, grid
 
 
 def _sigmas(sde, n_steps, grid, eps, rho):
@@ -51,7 +51,7 @@ def get_edm_heun_sampler(
     shape,
     *,
     nfe: int = 35,
-    grid: str = "karras",
+    grid="karras",
     rho: float = 7.0,
     eps: float | None = None,
     denoise: bool = False,
@@ -61,7 +61,7 @@ def get_edm_heun_sampler(
     N = (nfe - denoise) // 2 Heun steps on the sigma_E grid (default: EDM's rho-schedule, Eq. 5);
     an odd leftover evaluation is not used, and the returned nfe counts only those made.
     """
-    shape, eps = _check_common(sde, shape, nfe, grid, rho, eps, denoise)
+    shape, eps, grid = _check_common(sde, shape, nfe, grid, rho, eps, denoise)
     n_steps = (nfe - int(denoise)) // 2
     used = 2 * n_steps + int(denoise)
 
@@ -85,6 +85,7 @@ def get_edm_heun_sampler(
             x = data_prediction(sde, score_fn, x, eps)
         return x, used
 
+    sample_fn.n_steps = n_steps
     return sample_fn
 
 
@@ -93,7 +94,7 @@ def get_edm_stochastic_sampler(
     shape,
     *,
     nfe: int = 35,
-    grid: str = "karras",
+    grid="karras",
     rho: float = 7.0,
     s_churn: float = 0.0,
     s_min: float = 0.0,
@@ -110,7 +111,7 @@ def get_edm_stochastic_sampler(
     sigma_hat may exceed sigma_E(T): the score is then asked at a time beyond T, as in EDM.
     With s_churn = 0 this is Algorithm 1.
     """
-    shape, eps = _check_common(sde, shape, nfe, grid, rho, eps, denoise)
+    shape, eps, grid = _check_common(sde, shape, nfe, grid, rho, eps, denoise)
     for name, value in (("s_churn", s_churn), ("s_min", s_min), ("s_noise", s_noise)):
         if not value >= 0:
             raise ValueError(f"{name} must be >= 0, got {name}={value!r}")
@@ -145,4 +146,5 @@ def get_edm_stochastic_sampler(
             x = data_prediction(sde, score_fn, x, eps)
         return x, used
 
+    sample_fn.n_steps = n_steps
     return sample_fn

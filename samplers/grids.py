@@ -8,11 +8,15 @@ thing for VP, sub-VP and VE:
 - `logsnr`: uniform in lambda (Lu et al. 2022, DPM-Solver, Sec. 3.3 "time step schedule").
 - `karras`: the rho-schedule of Karras et al. 2022 (EDM, Eq. 5) in sigma_EDM = sigma / alpha
   = exp(-lambda): sigma_i = (sigma_max^(1/rho) + i / M (sigma_min^(1/rho) - sigma_max^(1/rho)))^rho.
+- an explicit grid: any M + 1 strictly decreasing times from T to eps, e.g. one fitted to a model
+  by `samplers.calibrate_grid`. A fixed-step sample_fn carries its M as `sample_fn.n_steps`.
 """
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
+import numpy as np
 
 from sde_lib import SDE
 from sde_lib.base import Array
@@ -20,11 +24,39 @@ from sde_lib.base import Array
 GRIDS = ("uniform_t", "logsnr", "karras")
 
 
-def check_grid_options(grid: str, rho: float) -> None:
-    if grid not in GRIDS:
-        raise ValueError(f"unknown grid {grid!r}; valid: {sorted(GRIDS)}")
+def check_grid_options(grid, rho: float, n_steps: int | None = None, *, sde: SDE | None = None,
+                       eps: float | None = None):
+    """Checks `grid` (a name in GRIDS or explicit times) and `rho`; returns the grid to use.
+
+    Explicit times must be a 1-D float array of n_steps + 1 entries; when their values are known
+    (not traced) they must be finite, strictly decreasing, and run from sde.T to eps.
+    """
     if not rho > 0:
         raise ValueError(f"rho must be > 0, got rho={rho!r}")
+    if isinstance(grid, str):
+        if grid not in GRIDS:
+            raise ValueError(f"unknown grid {grid!r}; valid: {sorted(GRIDS)} or an array of times")
+        return grid
+    shape = getattr(grid, "shape", None)
+    if shape is None:
+        try:
+            grid = np.asarray(grid, np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"grid must be one of {sorted(GRIDS)} or an array of times, got grid={grid!r}")
+        shape = grid.shape
+    if len(shape) != 1 or (n_steps is not None and shape[0] != n_steps + 1):
+        want = "n_steps + 1" if n_steps is None else f"{n_steps + 1} (this sampler takes {n_steps} steps)"
+        raise ValueError(f"an explicit grid must be a 1-D array of {want} times, got grid.shape={tuple(shape)}")
+    if isinstance(grid, jax.core.Tracer):  # fitted inside a trace (calibrate_grid): no value checks
+        return grid
+    ts = np.asarray(grid, np.float64)
+    if not (np.all(np.isfinite(ts)) and np.all(np.diff(ts) < 0)):
+        raise ValueError(f"an explicit grid must be finite and strictly decreasing, got grid={ts.tolist()}")
+    if sde is not None and not np.isclose(ts[0], sde.T, rtol=1e-6, atol=0):
+        raise ValueError(f"an explicit grid must start at T={sde.T}, got grid[0]={ts[0]!r}")
+    if eps is not None and not np.isclose(ts[-1], eps, rtol=1e-5, atol=0):
+        raise ValueError(f"an explicit grid must end at the sampler's eps={eps!r}, got grid[-1]={ts[-1]!r}")
+    return jnp.asarray(ts, jnp.result_type(float))
 
 
 def check_nfe(nfe, minimum: int, why: str) -> None:
@@ -35,17 +67,19 @@ def check_nfe(nfe, minimum: int, why: str) -> None:
         raise ValueError(f"nfe must be >= {minimum} ({why}), got nfe={nfe!r}")
 
 
-def timesteps(sde: SDE, n_steps: int, *, grid: str, eps: float, rho: float = 7.0) -> Array:
+def timesteps(sde: SDE, n_steps: int, *, grid, eps: float, rho: float = 7.0) -> Array:
     """The n_steps + 1 times from T down to eps (both ends exact), as a [n_steps + 1] array."""
-    check_grid_options(grid, rho)
+    grid = check_grid_options(grid, rho, n_steps, sde=sde, eps=eps)
     t_max, t_min = jnp.asarray(sde.T, jnp.result_type(float)), jnp.asarray(eps, jnp.result_type(float))
     frac = jnp.linspace(0.0, 1.0, n_steps + 1)
-    if grid == "uniform_t":
+    if not isinstance(grid, str):
+        ts = jnp.asarray(grid, t_max.dtype)
+    elif grid == "uniform_t":
         ts = t_max + frac * (t_min - t_max)
     elif grid == "logsnr":
         lam_max, lam_min = sde.log_snr(t_min), sde.log_snr(t_max)
         ts = sde.t_from_log_snr(lam_min + frac * (lam_max - lam_min))
-    else:  # karras: in sigma_EDM = exp(-lambda), spaced uniformly in sigma^(1/rho)
+    elif grid == "karras":  # in sigma_EDM = exp(-lambda), spaced uniformly in sigma^(1/rho)
         inv_rho_max = jnp.exp(-sde.log_snr(t_max) / rho)
         inv_rho_min = jnp.exp(-sde.log_snr(t_min) / rho)
         log_sigma_edm = rho * jnp.log(inv_rho_max + frac * (inv_rho_min - inv_rho_max))

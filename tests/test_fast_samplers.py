@@ -1,4 +1,4 @@
-"""The fast samplers (DDIM, DPM-Solver, DPM-Solver++, EDM, adaptive SDE) against the maths:
+"""The fast samplers (DDIM, DPM-Solver, DPM-Solver++, UniPC, EDM, adaptive SDE) against the maths:
 convergence orders against a converged probability-flow solve, Gaussian data reproduced with
 the exact score, NFE counted by real calls, every method on every SDE.
 
@@ -21,7 +21,7 @@ from samplers import METHODS, flow, get_sampler, grids
 from samplers.dpm_solver import phi, singlestep_orders
 from sde_lib import GaussianMixture
 
-FIXED_STEP = ["ddim", "dpm_solver", "dpmpp_2m", "dpmpp_3m", "edm_heun", "edm_stochastic"]
+FIXED_STEP = ["ddim", "dpm_solver", "dpmpp_2m", "dpmpp_3m", "unipc", "edm_heun", "edm_stochastic"]
 
 
 class DiagMixture(NamedTuple):
@@ -132,6 +132,11 @@ ORDERS = [  # NFEs in the asymptotic range on this problem (measured; smaller on
     ("dpm_solver", {"order": 3, "lower_order_final": False}, 3, [96, 192, 384]),
     ("dpmpp_2m", {"lower_order_final": False}, 2, [32, 64, 128]),
     ("dpmpp_3m", {"lower_order_final": False}, 3, [32, 64, 128]),
+    # UniPC-p: the corrector raises the predictor's order p to p + 1 (Zhao et al. 2023, Thm 3.3).
+    ("unipc", {"order": 1, "lower_order_final": False}, 2, [16, 32, 64]),
+    ("unipc", {"order": 2, "lower_order_final": False}, 3, [32, 64, 128]),
+    ("unipc", {"order": 2, "variant": "bh1", "lower_order_final": False}, 3, [32, 64, 128]),
+    ("unipc", {"order": 3, "lower_order_final": False}, 4, [20, 40, 80]),
     ("edm_heun", {}, 2, [32, 64, 128]),
 ]
 
@@ -154,9 +159,21 @@ def test_order_of_convergence(x64, method, options, order, nfes):
 
 
 @pytest.mark.parametrize("sde_name_", ["subvp", "ve"])
-def test_dpmpp_3m_is_third_order_on_every_sde(x64, sde_name_):
-    slope, errs = convergence_slope(sde_name_, "dpmpp_3m", {"lower_order_final": False}, [32, 64, 128])
+@pytest.mark.parametrize("method,options", [("dpmpp_3m", {}), ("unipc", {"order": 2})])
+def test_third_order_methods_are_third_order_on_every_sde(x64, sde_name_, method, options):
+    slope, errs = convergence_slope(sde_name_, method, {"lower_order_final": False, **options}, [32, 64, 128])
     assert abs(slope + 3) < 0.5, f"errors {errs}, slope {slope:.2f}"
+
+
+def test_unipc_coefficients_solve_their_vandermonde_system():
+    """rho of UniPC solves sum_j rho_j r_j^k = b_k (k < n) for any distinct nodes."""
+    from samplers.unipc import vandermonde_weights
+
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 3):
+        nodes, b = list(-rng.uniform(0.2, 3.0, n - 1)) + [1.0], list(rng.normal(size=n))
+        expected = np.linalg.solve(np.vander(nodes, increasing=True).T, b)
+        np.testing.assert_allclose(vandermonde_weights(nodes, b), expected, rtol=1e-12)
 
 
 # ----- every method, every SDE, exact score --------------------------------------------------------
@@ -167,6 +184,7 @@ DETERMINISTIC = [
     ("dpm_solver", {"nfe": 30}, 1e-2),
     ("dpmpp_2m", {"nfe": 30, "grid": "karras"}, 4e-2),
     ("dpmpp_3m", {"nfe": 30}, 5e-3),
+    ("unipc", {"nfe": 20}, 1e-2),
     ("edm_heun", {"nfe": 40}, 8e-2),
 ]
 
@@ -261,6 +279,9 @@ NFE_CASES = [
     ("dpmpp_2m", {"nfe": 6}),
     ("dpmpp_3m", {"nfe": 3}),
     ("dpmpp_3m", {"nfe": 9, "denoise": True, "lower_order_final": False}),
+    ("unipc", {"nfe": 1}),
+    ("unipc", {"nfe": 5}),
+    ("unipc", {"nfe": 7, "order": 3, "denoise": True}),
     ("edm_heun", {"nfe": 9}),
     ("edm_heun", {"nfe": 9, "denoise": True}),
     ("edm_stochastic", {"nfe": 8, "s_churn": 3.0}),
@@ -316,6 +337,9 @@ def test_singlestep_orders_spend_the_budget():
         ("adaptive_sde", {"rtol": 0.0}, "rtol=0.0"),
         ("dpmpp_2m", {"eps": 2.0}, "eps=2.0"),
         ("dpmpp_2m", {"order": 2}, "unknown option"),
+        ("unipc", {"variant": "bh3"}, "'bh3'"),
+        ("unipc", {"order": 0}, "order=0"),
+        ("unipc", {"nfe": 1, "denoise": True}, "nfe=1"),
     ],
 )
 def test_bad_options_raise_naming_the_argument(method, options, match):

@@ -72,6 +72,7 @@ def check_samplers():
         (ve, "pc", dict(predictor="reverse_diffusion", corrector="langevin")),  # global-batch Langevin norms
         (vp, "ode", dict(rtol=1e-4, atol=1e-4)),
         (vp, "dpmpp_2m", dict(nfe=8)),
+        (ve, "unipc", dict(nfe=6, order=3)),
         (ve, "edm_stochastic", dict(nfe=9, s_churn=5.0)),
         (ve, "adaptive_sde", dict()),
     ]:
