@@ -45,17 +45,17 @@ def check_grid_options(grid, rho: float, n_steps: int | None = None, *, sde: SDE
             raise ValueError(f"grid must be one of {sorted(GRIDS)} or an array of times, got grid={grid!r}")
         shape = grid.shape
     if len(shape) != 1 or (n_steps is not None and shape[0] != n_steps + 1):
-        want = "n_steps + 1" if n_steps is None else f"{n_steps + 1} (this sampler takes {n_steps} steps)"
-        raise ValueError(f"an explicit grid must be a 1-D array of {want} times, got grid.shape={tuple(shape)}")
+        want = "n_steps + 1 times" if n_steps is None else f"{n_steps + 1} times (this sampler takes {n_steps} steps)"
+        raise ValueError(f"an explicit grid must be a 1-D array of {want}, got grid.shape={tuple(shape)}")
     if isinstance(grid, jax.core.Tracer):  # fitted inside a trace (calibrate_grid): no value checks
         return grid
     ts = np.asarray(grid, np.float64)
     if not (np.all(np.isfinite(ts)) and np.all(np.diff(ts) < 0)):
         raise ValueError(f"an explicit grid must be finite and strictly decreasing, got grid={ts.tolist()}")
     if sde is not None and not np.isclose(ts[0], sde.T, rtol=1e-6, atol=0):
-        raise ValueError(f"an explicit grid must start at T={sde.T}, got grid[0]={ts[0]!r}")
+        raise ValueError(f"an explicit grid must start at T={sde.T}, got grid[0]={float(ts[0])!r}")
     if eps is not None and not np.isclose(ts[-1], eps, rtol=1e-5, atol=0):
-        raise ValueError(f"an explicit grid must end at the sampler's eps={eps!r}, got grid[-1]={ts[-1]!r}")
+        raise ValueError(f"an explicit grid must end at the sampler's eps={eps!r}, got grid[-1]={float(ts[-1])!r}")
     return jnp.asarray(ts, jnp.result_type(float))
 
 
