@@ -11,6 +11,8 @@ writes DIR/benchmark.md (also printed) and DIR/solvers_<problem>.png. Sections:
    fresh data, with its sampling floor (SW2 between two independent data sets of that size), and
    the mixture's exact mean log-likelihood of the samples next to that of data; (c) wall time per
    sample. PC, Euler--Maruyama and the adaptive `ode` / `adaptive_sde` solvers are the baselines.
+   "calibrated" rows sample on a grid fitted by `samplers.calibrate_grid` to 256 pilot
+   trajectories drawn from other noise than the evaluated samples' (fit time reported).
 2. Sampling overhead: a fixed-step sampler's wall time / (NFE x one jitted score evaluation) for
    a small DDPM++ U-Net on 16x16 images (random weights; the cost does not depend on them).
 3. The jitted `ode` sampler (diffrax Dopri5) against scipy's RK45 `solve_ivp` on the host, the
@@ -39,7 +41,9 @@ from sde_lib import SDE, VESDE, VPSDE, GaussianMixture
 
 NFES = (5, 10, 15, 20, 30, 40, 50, 100, 1000)
 QUICK_NFES = (10, 20)
-DETERMINISTIC = {"ddim", "dpm_solver", "dpmpp_2m", "dpmpp_3m", "edm_heun", "ode"}
+DETERMINISTIC = {"ddim", "dpm_solver", "dpmpp_2m", "dpmpp_3m", "unipc", "edm_heun", "ode"}
+CALIBRATED = "calibrated"  # grid option of an Entry: fit the grid with calibrate_grid first
+CALIBRATION = dict(pilot=256, n_iters=200, max_nfe=50)
 
 
 class Entry(NamedTuple):
@@ -61,6 +65,9 @@ def fixed_step_entries(nfes, quick: bool = False) -> list[Entry]:
         ("dpmpp_3m", "dpmpp_3m", {}),
         ("dpmpp_3m karras", "dpmpp_3m", {"grid": "karras"}),
         ("dpmpp_3m uniform_t", "dpmpp_3m", {"grid": "uniform_t"}),
+        ("unipc-2", "unipc", {"order": 2}),
+        ("unipc-3", "unipc", {"order": 3}),
+        ("unipc-3 karras", "unipc", {"order": 3, "grid": "karras"}),
         ("edm_heun karras", "edm_heun", {}),
         ("edm_heun logsnr", "edm_heun", {"grid": "logsnr"}),
         ("edm_stochastic", "edm_stochastic", {"s_churn": 20.0}),
@@ -68,9 +75,16 @@ def fixed_step_entries(nfes, quick: bool = False) -> list[Entry]:
         ("euler_maruyama", "pc", {"predictor": "euler_maruyama", "corrector": "none"}),
     ]
     if quick:
-        keep = {"ddim", "dpmpp_3m", "edm_heun karras", "euler_maruyama"}
+        keep = {"ddim", "dpmpp_3m", "unipc-3", "edm_heun karras", "euler_maruyama"}
         families = [f for f in families if f[0] in keep]
     return [Entry(label, m, dict(o), n) for label, m, o in families for n in nfes]
+
+
+def calibrated_entries(nfes, families=(("unipc-2", "unipc", {"order": 2}), ("unipc-3", "unipc", {"order": 3}),
+                                      ("dpmpp_3m", "dpmpp_3m", {}))) -> list[Entry]:
+    """Fixed-step samplers on grids fitted to the score (NFE up to CALIBRATION['max_nfe'])."""
+    return [Entry(f"{label} calibrated", m, {**o, "grid": CALIBRATED}, n) for label, m, o in families
+            for n in nfes if n <= CALIBRATION["max_nfe"]]
 
 
 def adaptive_entries(quick: bool = False) -> list[Entry]:
@@ -84,6 +98,19 @@ def adaptive_entries(quick: bool = False) -> list[Entry]:
                              {"resample_rejected": True}))
         entries.append(Entry("adaptive_sde rtol 0.01", "adaptive_sde", {"rtol": 0.01, "atol": 0.001}))
     return entries
+
+
+def calibrate_entry(sde: SDE, score_fn, shape, entry: Entry, key) -> tuple[Entry, dict]:
+    """`entry` with its CALIBRATED grid replaced by one fitted on pilot noise from `key`."""
+    from samplers import calibrate_grid
+
+    options = {k: v for k, v in entry.options.items() if k != "grid"}
+    start = time.perf_counter()
+    fit = calibrate_grid(sde, (CALIBRATION["pilot"],) + tuple(shape[1:]), entry.method, score_fn, key=key,
+                         n_iters=CALIBRATION["n_iters"], nfe=entry.nfe, progress=False, **options)
+    info = {"fit_seconds": time.perf_counter() - start, "pilot_err": fit.final_error,
+            "pilot_err_init": fit.initial_error}
+    return entry._replace(options={**options, "grid": fit.grid}), info
 
 
 def build_sampler(sde: SDE, shape, entry: Entry):
@@ -173,6 +200,7 @@ def evaluate_samplers(sde: SDE, score_fn, data_ref, shape, methods_and_nfes, key
     if len(data_ref) < 2 * batch:
         raise ValueError(f"data_ref needs >= 2 * batch = {2 * batch} points, got {len(data_ref)=}")
     held_out = data_ref[batch:]
+    key, pilot_key = jax.random.split(key)
     x_init = sde.prior_sampling(key, shape)
     ref = converged_reference(sde, score_fn, x_init, float64=reference_float64) if reference else None
     # The SW2 floor: what exact samples would score, B random data points against the other
@@ -185,12 +213,15 @@ def evaluate_samplers(sde: SDE, score_fn, data_ref, shape, methods_and_nfes, key
         common["loglik_data"] = float(jnp.mean(log_prob(jnp.asarray(held_out, jnp.float32))))
     rows = []
     for entry in methods_and_nfes:
+        extra = {}
+        if isinstance(entry.options.get("grid"), str) and entry.options["grid"] == CALIBRATED:
+            entry, extra = calibrate_entry(sde, score_fn, shape, entry, pilot_key)
         sample_fn = build_sampler(sde, shape, entry)
         run = jax.jit(lambda k, x0, f=sample_fn: f(k, score_fn, x0))
         (x, nfe), seconds = _timed(run, key, x_init)
         x = np.asarray(x, np.float64)
         row = {"label": entry.label, "method": entry.method, "budget": entry.nfe, "nfe": float(np.mean(nfe)),
-               "us_per_sample": 1e6 * seconds / batch, **common}
+               "us_per_sample": 1e6 * seconds / batch, **common, **extra}
         flat = x.reshape(batch, -1)
         row["sw2"] = sliced_wasserstein(flat, held_out) if np.all(np.isfinite(flat)) else float("nan")
         if ref is not None and entry.method in DETERMINISTIC:
@@ -278,6 +309,10 @@ def format_section(title: str, rows, nfes) -> str:
                 pivot_table(rows, "loglik", "ll", nfes), ""]
     out += ["Wall time per sample (µs):", "", pivot_table(rows, "us_per_sample", "us", nfes), "",
             "Adaptive solvers:", "", adaptive_table(rows), ""]
+    if any("fit_seconds" in r for r in rows):
+        out += [f"Calibrated grids (`samplers.calibrate_grid`, {CALIBRATION['pilot']} pilot trajectories from "
+                f"other noise, {CALIBRATION['n_iters']} Adam steps; the error on the pilot batch itself):", "",
+                calibration_table(rows), ""]
     if has_ref:
         out += [best_fixed_step(rows), ""]
     return "\n".join(out)
@@ -293,7 +328,9 @@ def analytic_section(workdir: Path, *, quick: bool) -> str:
         gm = mixture_problem(dim)
         key_data, key_prior = jax.random.split(jax.random.PRNGKey(dim))
         data = gm.sample(key_data, 6 * batch)
-        entries = fixed_step_entries(nfes, quick) + adaptive_entries(quick)
+        families = None if (dim, sde_name) == (64, "vp") and not quick else (("unipc-2", "unipc", {"order": 2}),)
+        calibrated = calibrated_entries(nfes, **({} if families is None else {"families": families}))
+        entries = fixed_step_entries(nfes, quick) + calibrated + adaptive_entries(quick)
         rows = evaluate_samplers(sde, mixture_score(sde, gm, 0.3), data, (batch, dim), entries, key_prior,
                                  log_prob=mixture_log_prob(gm, 0.3))
         name = f"mixture{dim}d_{sde_name}"
@@ -304,17 +341,33 @@ def analytic_section(workdir: Path, *, quick: bool) -> str:
 
 
 def best_fixed_step(rows) -> str:
-    """The cheapest fixed-step configuration reaching each error level."""
-    lines = []
-    for target in (1e-2, 1e-3):
-        hits = [r for r in rows if r["budget"] is not None and r.get("rel_err", np.inf) <= target]
-        if hits:
-            r = min(hits, key=lambda r: (r["nfe"], r["rel_err"]))
-            lines.append(f"rel. error ≤ {target:g}: first reached by **{r['label']}** at NFE {r['nfe']:.0f} "
-                         f"({r['rel_err']:.1e})")
-        else:
-            lines.append(f"rel. error ≤ {target:g}: not reached by any fixed-step sampler")
-    return "; ".join(lines) + "."
+    """The cheapest fixed-step configuration reaching each error level, on named and on fitted grids."""
+    out = []
+    for kind, fitted in (("grids fixed in advance", False), ("calibrated grids", True)):
+        pool = [r for r in rows if r["budget"] is not None and ("fit_seconds" in r) == fitted]
+        if not pool:
+            continue
+        lines = []
+        for target in (1e-2, 1e-3):
+            hits = [r for r in pool if r.get("rel_err", np.inf) <= target]
+            if hits:
+                r = min(hits, key=lambda r: (r["nfe"], r["rel_err"]))
+                lines.append(f"rel. error ≤ {target:g} first reached by **{r['label']}** at NFE {r['nfe']:.0f} "
+                             f"({r['rel_err']:.1e})")
+            else:
+                lines.append(f"rel. error ≤ {target:g} not reached")
+        out.append(f"{kind.capitalize()}: " + "; ".join(lines) + ".")
+    return "\n\n".join(out)
+
+
+def calibration_table(rows) -> str:
+    lines = ["| sampler | NFE | pilot rel. error, logsnr grid | pilot rel. error, fitted | fit time (s) |",
+             "|---|---|---|---|---|"]
+    for r in rows:
+        if "fit_seconds" in r:
+            lines.append(f"| {r['label']} | {r['budget']} | {r['pilot_err_init']:.1e} | {r['pilot_err']:.1e} | "
+                         f"{r['fit_seconds']:.0f} |")
+    return "\n".join(lines)
 
 
 # ----- overhead and the host-side ODE solve -------------------------------------------------------

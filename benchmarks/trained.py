@@ -11,7 +11,8 @@ import numpy as np
 
 import models
 import parallel
-from benchmarks.solvers import adaptive_entries, evaluate_samplers, fixed_step_entries, format_section
+from benchmarks.solvers import (adaptive_entries, calibrated_entries, evaluate_samplers, fixed_step_entries,
+                                format_section)
 from training.run import Experiment, restore_state
 
 
@@ -27,6 +28,8 @@ def trained_section(exp: Experiment, workdir, *, quick: bool = False, nfes=(10, 
     batch = min(256 if quick else 500, len(held_out) // 2)
     nfes = nfes[:2] if quick else nfes
     entries = fixed_step_entries(nfes, quick=quick) + adaptive_entries(quick=True)
+    if not (quick or exp.dataset.is_image):  # a grid fitted to the network's own flow (cheap for small nets)
+        entries += calibrated_entries(nfes, families=(("unipc-2", "unipc", {"order": 2}),))
     rows = evaluate_samplers(exp.sde, score_fn, held_out, (batch,) + exp.data_shape, entries,
                              jax.random.PRNGKey(exp.seed + 30), reference=False)
     title = (f"Trained checkpoint: {exp.dataset.name}, {type(exp.sde).__name__}, step {int(state.step)}, "
