@@ -3,6 +3,8 @@
     python main.py --config configs/default_toy.py --workdir workdir/toy --mode train
     python main.py --config configs/default_toy.py --workdir workdir/toy --mode sample \
         --config.training.sde=vesde
+    python main.py --config configs/default_toy.py --workdir workdir/toy --mode calibrate \
+        --config.sampling.method=unipc --config.sampling.nfe=10   # then sample with the grid it prints
 
 Running the same train command again on the same workdir resumes from the newest checkpoint.
 """
@@ -17,8 +19,8 @@ from ml_collections import config_flags
 
 config_flags.DEFINE_config_file("config", "configs/default_toy.py", "Path to a config file.", lock_config=True)
 flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs, samples and pictures.")
-flags.DEFINE_enum("mode", "train", ["train", "sample", "eval", "inpaint", "colorize", "conditional", "benchmark"],
-                  "What to run.")
+flags.DEFINE_enum("mode", "train", ["train", "sample", "eval", "inpaint", "colorize", "conditional", "benchmark",
+                                   "calibrate"], "What to run.")
 flags.DEFINE_bool("benchmark_quick", False, "--mode benchmark: a reduced run (about a minute).")
 flags.DEFINE_float("guidance_scale", 1.0, "--mode conditional: weight of the classifier's gradient.")
 flags.DEFINE_string("coordinator_address", None, "Multi-host: address:port of process 0 (jax.distributed).")
@@ -73,6 +75,16 @@ def main(argv):
         checkpoints.close()
         if has_checkpoint:
             trained_section(exp, workdir, quick=FLAGS.benchmark_quick)
+    elif FLAGS.mode == "calibrate":  # fit the fixed-step sampler's grid to the checkpoint's score
+        try:
+            path, png, fit = run.calibrate(exp, workdir, pilot=config.sampling.calibration_pilot,
+                                           n_iters=config.sampling.calibration_iters)
+        except ValueError as e:
+            print("error: " + " ".join(str(e).split()), file=sys.stderr)
+            sys.exit(2)
+        print(f"pilot relative error against the converged ODE: {fit.initial_error:.3g} (initial grid) -> "
+              f"{fit.final_error:.3g} (fitted); wrote {path} and {png}\n"
+              f"sample with it: --config.sampling.grid={path}")
     elif FLAGS.mode == "conditional":
         from training import controllable
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import os
 
 import ml_collections
+import numpy as np
 
 import datasets
 import models
@@ -70,7 +72,21 @@ def sampling_options(config: ml_collections.ConfigDict) -> dict:
         key = _SAMPLING_RENAMES.get(key, key)
         if key in accepted and value is not None:
             options[key] = value
+    if isinstance(options.get("grid"), str) and options["grid"].endswith(".npy"):
+        options["grid"] = load_grid(options["grid"])
     return options
+
+
+def load_grid(path: str):
+    """The times of a grid written by --mode calibrate (a 1-D float .npy; never unpickled)."""
+    try:
+        grid = np.load(os.path.expanduser(path), allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"sampling.grid={path!r} is not a readable .npy array of times: {e}") from e
+    if grid.ndim != 1 or not np.issubdtype(grid.dtype, np.floating):
+        raise ValueError(f"sampling.grid={path!r} must hold a 1-D float array of times, got "
+                         f"shape {grid.shape}, dtype {grid.dtype}")
+    return grid
 
 
 def eval_options(config: ml_collections.ConfigDict):

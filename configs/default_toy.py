@@ -41,7 +41,9 @@ def get_config():
     sampling.atol = 1e-5
     sampling.solver = "tsit5"  # ode: tsit5 | dopri5 | dopri8 | bosh3
     sampling.nfe = 20  # fast samplers: score evaluations per sample
-    sampling.grid = "logsnr"  # fast samplers: uniform_t | logsnr | karras
+    sampling.grid = "logsnr"  # fast samplers: uniform_t | logsnr | karras | a .npy grid from --mode calibrate
+    sampling.calibration_pilot = 256  # --mode calibrate: pilot trajectories the grid is fitted to
+    sampling.calibration_iters = 200  # --mode calibrate: Adam steps of the fit
     sampling.batch_size = 2000  # samples drawn by --mode sample and at snapshots
 
     config.eval = evaluate = ml_collections.ConfigDict()  # --mode eval

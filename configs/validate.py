@@ -152,7 +152,13 @@ def _check_names(config) -> None:
     _choice(config, "sampling.predictor", pc.PREDICTORS, required=False)
     _choice(config, "sampling.corrector", pc.CORRECTORS, required=False)
     _choice(config, "sampling.solver", ode.SOLVERS, required=False)
-    _choice(config, "sampling.grid", grids.GRIDS, required=False)
+    grid = _get(config, "sampling.grid", required=False)
+    if isinstance(grid, str) and grid.endswith(".npy"):
+        if not os.path.isfile(os.path.expanduser(grid)):
+            raise FileNotFoundError(f"{_describe('sampling.grid', grid)} does not exist (write one with --mode "
+                                    "calibrate)")
+    else:
+        _choice(config, "sampling.grid", grids.GRIDS + ("<path>.npy",), required=False)
     optimizer = _get(config, "optim.optimizer")
     if not isinstance(optimizer, str) or optimizer.lower() != "adam":
         raise ValueError(f"{_describe('optim.optimizer', optimizer)} is not a known name; valid: ['Adam']")
@@ -260,6 +266,9 @@ def _check_sampling(config) -> None:
             _number(config, f"sampling.{tol}", low=0, low_open=True)
     if "nfe" in s:
         _int(config, "sampling.nfe")
+    for name in ("calibration_pilot", "calibration_iters"):
+        if name in s:
+            _int(config, f"sampling.{name}")
 
 
 def _check_eval(config, devices: int) -> None:

@@ -174,3 +174,31 @@ def sample(exp: Experiment, workdir: str) -> tuple[str, str]:
     png = save_pictures(exp, samples, os.path.join(out_dir, f"samples_{step}.png"),
                         f"{exp.sampling_method} samples, step {step}, NFE {float(np.mean(nfe)):.0f}")
     return npz, png
+
+
+def calibrate(exp: Experiment, workdir: str, *, pilot: int, n_iters: int) -> tuple[str, str, samplers.GridFit]:
+    """Fits the time grid of the experiment's fixed-step sampler to the newest checkpoint's EMA score
+    (`samplers.calibrate_grid`); writes grids/<method>_nfe<K>.npy (use it as sampling.grid) and a
+    picture of the grid and of the fit."""
+    if exp.sampling_method not in samplers.calibrate.CALIBRATABLE:
+        raise ValueError(f"--mode calibrate fits the grid of a deterministic fixed-step sampler, got "
+                         f"sampling.method={exp.sampling_method!r}; valid: {sorted(samplers.calibrate.CALIBRATABLE)}")
+    state = restore_state(exp, workdir, parallel.make_mesh(1))
+    score_fn = models.bind_params(models.get_score_fn(exp.sde, exp.model), state.ema_params)
+    options = dict(exp.sampling_options)
+    init = options.pop("grid", "logsnr")
+    fit = samplers.calibrate_grid(exp.sde, (pilot,) + exp.data_shape, exp.sampling_method, score_fn,
+                                  key=jax.random.PRNGKey(exp.seed + 3), n_iters=n_iters, init=init, **options)
+    out_dir = os.path.join(workdir, "grids")
+    os.makedirs(out_dir, exist_ok=True)
+    name = f"{exp.sampling_method}_nfe{options.get('nfe', '')}"
+    path = os.path.join(out_dir, f"{name}.npy")
+    with open(path + ".tmp", "wb") as f:
+        np.save(f, fit.grid)
+    os.replace(path + ".tmp", path)
+    initial = exp.sde.log_snr(samplers.grids.timesteps(exp.sde, len(fit.grid) - 1, grid=init,
+                                                        eps=float(fit.grid[-1]), rho=options.get("rho", 7.0)))
+    png = visualize.save_grid_plot(
+        os.path.join(out_dir, f"{name}.png"), np.asarray(exp.sde.log_snr(jnp.asarray(fit.grid))), np.asarray(initial),
+        fit.errors, f"{exp.sampling_method}, {len(fit.grid) - 1} steps, step {int(state.step)} checkpoint")
+    return path, png, fit

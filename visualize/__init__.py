@@ -1,4 +1,4 @@
-"""Pictures: sample grids for images, scatter plots over the data for 2-D sets."""
+"""Pictures: sample grids for images, scatter plots over the data for 2-D sets, time grids."""
 
 from __future__ import annotations
 
@@ -84,6 +84,23 @@ def save_scatter(path: str, samples: np.ndarray, data: np.ndarray | None = None,
         a.set_xlim(lo[0] - margin[0], hi[0] + margin[0])
         a.set_ylim(lo[1] - margin[1], hi[1] + margin[1])
         a.set_aspect("equal")
+    _save(fig, path)
+    return path
+
+
+def save_grid_plot(path: str, log_snr_fitted: np.ndarray, log_snr_initial: np.ndarray, errors: np.ndarray,
+                   title: str) -> str:
+    """A fitted time grid beside the one it started from (log-SNR of each step), and the pilot
+    error against the fitting iteration."""
+    plt = _pyplot(path)
+    fig, (ax_grid, ax_err) = plt.subplots(1, 2, figsize=(11, 4))
+    for lam, label, marker in ((log_snr_initial, "initial grid", "o"), (log_snr_fitted, "fitted grid", "s")):
+        ax_grid.plot(np.arange(len(lam)), lam, marker + "-", ms=4, label=label)
+    ax_grid.set(xlabel="step", ylabel="log-SNR lambda = log(alpha / sigma)", title=title)
+    ax_grid.legend()
+    ax_err.semilogy(np.arange(len(errors)), errors)
+    ax_err.set(xlabel="iteration", ylabel="relative RMS error vs converged ODE (pilot batch)",
+               title="fitting the grid")
     _save(fig, path)
     return path
 
