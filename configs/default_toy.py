@@ -42,6 +42,8 @@ def get_config():
     sampling.solver = "tsit5"  # ode: tsit5 | dopri5 | dopri8 | bosh3
     sampling.nfe = 20  # fast samplers: score evaluations per sample
     sampling.grid = "logsnr"  # fast samplers: uniform_t | logsnr | karras | a .npy grid from --mode calibrate
+    sampling.order = ml_collections.config_dict.placeholder(int)  # dpm_solver, unipc: 1 | 2 | 3; None: default 3
+    sampling.variant = "bh2"  # unipc: B(h) = e^h - 1 (bh2) or h (bh1)
     sampling.calibration_pilot = 256  # --mode calibrate: pilot trajectories the grid is fitted to
     sampling.calibration_iters = 200  # --mode calibrate: Adam steps of the fit
     sampling.batch_size = 2000  # samples drawn by --mode sample and at snapshots
