@@ -8,7 +8,7 @@ with m_0 = x0_hat at s and earlier predictions m_i at lambda_s + r_i h (r_i < 0)
     D_i = (m_i - m_0) / r_i,
 
 with B(h) = h (`bh1`) or e^h - 1 (`bh2`), and rho solving sum_i rho_i r_i^(k-1) = b_k, where
-b_k = k! h phi_(k+1)(-h) / B(h) (the paper's Eq. 6 with the nodes r_1, ..., r_p). The predictor
+b_k = k! h phi_(k+1)(-h) / B(h) (the paper's order conditions, with nodes r_1, ..., r_p). The predictor
 UniP-p uses the p - 1 previous points (order p); the corrector UniC evaluates m_t = x0_hat(x_t, t)
 once, adds r_p = 1 with D_p = m_t - m_0 and raises the order to p + 1 at no extra cost: m_t is the
 next step's m_0. The last step is not corrected (its evaluation would be wasted), as in the

@@ -132,7 +132,7 @@ ORDERS = [  # NFEs in the asymptotic range on this problem (measured; smaller on
     ("dpm_solver", {"order": 3, "lower_order_final": False}, 3, [96, 192, 384]),
     ("dpmpp_2m", {"lower_order_final": False}, 2, [32, 64, 128]),
     ("dpmpp_3m", {"lower_order_final": False}, 3, [32, 64, 128]),
-    # UniPC-p: the corrector raises the predictor's order p to p + 1 (Zhao et al. 2023, Thm 3.3).
+    # UniPC-p: the corrector UniC raises the predictor's order p to p + 1 (Zhao et al. 2023).
     ("unipc", {"order": 1, "lower_order_final": False}, 2, [16, 32, 64]),
     ("unipc", {"order": 2, "lower_order_final": False}, 3, [32, 64, 128]),
     ("unipc", {"order": 2, "variant": "bh1", "lower_order_final": False}, 3, [32, 64, 128]),
