@@ -21,7 +21,7 @@ config_flags.DEFINE_config_file("config", "configs/default_toy.py", "Path to a c
 flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs, samples and pictures.")
 flags.DEFINE_enum("mode", "train", ["train", "sample", "eval", "inpaint", "colorize", "conditional", "benchmark",
                                    "calibrate"], "What to run.")
-flags.DEFINE_bool("benchmark_quick", False, "--mode benchmark: a reduced run (about a minute).")
+flags.DEFINE_bool("benchmark_quick", False, "--mode benchmark: a reduced run (about two minutes).")
 flags.DEFINE_float("guidance_scale", 1.0, "--mode conditional: weight of the classifier's gradient.")
 flags.DEFINE_string("coordinator_address", None, "Multi-host: address:port of process 0 (jax.distributed).")
 flags.DEFINE_integer("num_processes", None, "Multi-host: number of processes.")

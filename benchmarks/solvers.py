@@ -500,7 +500,7 @@ def run(workdir, *, quick: bool = False) -> str:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", required=True, help="where benchmark.md and the plots go")
-    parser.add_argument("--quick", action="store_true", help="a reduced run (about a minute)")
+    parser.add_argument("--quick", action="store_true", help="a reduced run (about two minutes)")
     args = parser.parse_args(argv)
     run(args.workdir, quick=args.quick)
 
