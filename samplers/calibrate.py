@@ -40,6 +40,7 @@ class GridFit(NamedTuple):
     initial_error: float  # relative RMS error against the teacher on the pilot batch, initial grid
     final_error: float  # the same with the fitted grid
     errors: np.ndarray  # [n_iters] the pilot error at each iteration
+    initial_grid: np.ndarray  # [n_steps + 1] the starting times (init)
 
 
 def calibrate_grid(
@@ -76,8 +77,7 @@ def calibrate_grid(
     eps = _common.check_eps(sde, options.get("eps"))
     first = get_sampler(sde, shape, method, grid=init, **options)
     n_steps = first.n_steps
-    ts0 = grids.timesteps(sde, n_steps, grid=init if isinstance(init, str) else jnp.asarray(init), eps=eps,
-                          rho=options.get("rho", 7.0))
+    ts0 = grids.timesteps(sde, n_steps, grid=init, eps=eps, rho=options.get("rho", 7.0))
 
     x_pilot, _ = _common.init_samples(sde, shape, key, None)
     teacher, _ = jax.jit(lambda x: flow(sde, score_fn, x, t0=sde.T, t1=eps, rtol=teacher_tol, atol=teacher_tol,
@@ -120,4 +120,4 @@ def calibrate_grid(
         bar.set_postfix(rel_err=f"{np.sqrt(best):.2e}")
         theta = new_theta
     return GridFit(np.asarray(grid_of(best_theta), np.float64), float(errors[0]), float(np.sqrt(best)),
-                   np.asarray(errors))
+                   np.asarray(errors), np.asarray(ts0, np.float64))

@@ -84,7 +84,7 @@ def get_unipc_sampler(
     """UniPC-`order` (Zhao et al. 2023): UniP-p predictor + UniC corrector, order p + 1, one data
     prediction per step: nfe - denoise steps on the grid (the first evaluation at T, one per step
     after it but the last). Warm-up from order 1, and with `lower_order_final` down to order 1 at
-        the end, as in DPM-Solver++. `variant` "bh2" (B(h) = e^h - 1) or "bh1" (B(h) = h). The paper
+    the end, as in DPM-Solver++. `variant` "bh2" (B(h) = e^h - 1) or "bh1" (B(h) = h). The paper
     recommends order 3 for unconditional sampling (the default), order 2 for guided sampling.
     """
     shape = _common.check_shape(shape)

@@ -196,9 +196,8 @@ def calibrate(exp: Experiment, workdir: str, *, pilot: int, n_iters: int) -> tup
     with open(path + ".tmp", "wb") as f:
         np.save(f, fit.grid)
     os.replace(path + ".tmp", path)
-    initial = exp.sde.log_snr(samplers.grids.timesteps(exp.sde, len(fit.grid) - 1, grid=init,
-                                                        eps=float(fit.grid[-1]), rho=options.get("rho", 7.0)))
+    log_snr = lambda ts: np.asarray(exp.sde.log_snr(jnp.asarray(ts)))  # noqa: E731
     png = visualize.save_grid_plot(
-        os.path.join(out_dir, f"{name}.png"), np.asarray(exp.sde.log_snr(jnp.asarray(fit.grid))), np.asarray(initial),
-        fit.errors, f"{exp.sampling_method}, {len(fit.grid) - 1} steps, step {int(state.step)} checkpoint")
+        os.path.join(out_dir, f"{name}.png"), log_snr(fit.grid), log_snr(fit.initial_grid), fit.errors,
+        f"{exp.sampling_method}, {len(fit.grid) - 1} steps, step {int(state.step)} checkpoint")
     return path, png, fit
