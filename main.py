@@ -5,6 +5,8 @@
         --config.training.sde=vesde
     python main.py --config configs/default_toy.py --workdir workdir/toy --mode calibrate \
         --config.sampling.method=unipc --config.sampling.nfe=10   # then sample with the grid it prints
+    python main.py --config configs/vp/cifar10_ddpmpp_continuous.py --workdir workdir/ddpmpp --mode import \
+        --checkpoint checkpoint_26   # a paper checkpoint (score_sde msgpack or score_sde_pytorch .pth)
 
 Running the same train command again on the same workdir resumes from the newest checkpoint.
 """
@@ -20,7 +22,8 @@ from ml_collections import config_flags
 config_flags.DEFINE_config_file("config", "configs/default_toy.py", "Path to a config file.", lock_config=True)
 flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs, samples and pictures.")
 flags.DEFINE_enum("mode", "train", ["train", "sample", "eval", "inpaint", "colorize", "conditional", "benchmark",
-                                   "calibrate"], "What to run.")
+                                   "calibrate", "import"], "What to run.")
+flags.DEFINE_string("checkpoint", None, "--mode import: a checkpoint of the paper's code (JAX msgpack or .pth).")
 flags.DEFINE_bool("benchmark_quick", False, "--mode benchmark: a reduced run (about two minutes).")
 flags.DEFINE_float("guidance_scale", 1.0, "--mode conditional: weight of the classifier's gradient.")
 flags.DEFINE_string("coordinator_address", None, "Multi-host: address:port of process 0 (jax.distributed).")
@@ -45,6 +48,16 @@ def main(argv):
     except (ValueError, FileNotFoundError) as e:  # bad config or data: one line naming the field, no traceback
         print("error: " + " ".join(str(e).split()), file=sys.stderr)
         sys.exit(2)
+    if FLAGS.mode == "import":  # writes the workdir itself (config.json included), nothing on failure
+        import importers
+
+        try:
+            print(importers.import_checkpoint(exp, FLAGS.checkpoint or "", workdir,
+                                              config_json=config.to_json_best_effort(indent=2)))
+        except (ValueError, FileNotFoundError, ImportError) as e:
+            print("error: " + " ".join(str(e).split()), file=sys.stderr)
+            sys.exit(2)
+        return
     os.makedirs(workdir, exist_ok=True)
     with open(os.path.join(workdir, "config.json"), "w") as f:
         f.write(config.to_json_best_effort(indent=2))

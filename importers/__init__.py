@@ -59,6 +59,9 @@ def import_checkpoint(exp, checkpoint: str, workdir: str, *, config_json: str) -
 
     `exp` is the `training.run.Experiment` of the config; `config_json` is written as the workdir's
     config.json (main.py passes the config as `--mode train` writes it)."""
+    if not checkpoint:
+        raise ValueError("--mode import needs --checkpoint=FILE (a score_sde checkpoint_<n> or a "
+                         "score_sde_pytorch checkpoint_<n>.pth)")
     convert.check_workdir(workdir)
     target = param_order(exp.model, exp.data_shape)
     ckpt = _read(checkpoint, target)
