@@ -312,23 +312,34 @@ def _unet_ch_mult(config) -> tuple[int, ...] | None:
     return tuple(getattr(cls, "keywords", {}).get("ch_mult", getattr(getattr(cls, "func", cls), "ch_mult")))
 
 
-def _check_image_size(config, size: int, what: str) -> None:
+def _image_halvings(config) -> tuple[int, str] | None:
+    """How often the configured image network halves H and W, and why (for messages); None for
+    vector models. U-Nets: len(ch_mult) - 1; NCSN / NCSNv2 declare it (`halvings()`)."""
     ch_mult = _unet_ch_mult(config)
-    levels = None if ch_mult is None else max(len(ch_mult) - 1, 0)
-    if levels is not None and size % 2**levels:
-        raise ValueError(f"{what} cannot be halved {levels} times by the U-Net "
-                         f"(model.ch_mult={ch_mult}): need a multiple of {2**levels}")
+    if ch_mult is not None:
+        return max(len(ch_mult) - 1, 0), f"the U-Net (model.ch_mult={ch_mult})"
+    cls = models.MODELS[config.model.name]
+    if hasattr(cls, "halvings"):
+        return cls.halvings(), f"{_describe('model.name', config.model.name)}"
+    return None
+
+
+def _check_image_size(config, size: int, what: str) -> None:
+    found = _image_halvings(config)
+    if found is not None and size % 2 ** found[0]:
+        levels, by = found
+        raise ValueError(f"{what} cannot be halved {levels} times by {by}: need a multiple of {2**levels}")
 
 
 def check_data_shape(config: ml_collections.ConfigDict, shape) -> None:
     """The model must take examples of the loaded dataset's `shape`: vectors (D,) for the MLP,
-    images (H, W, C) that the U-Net can halve len(ch_mult) - 1 times."""
+    images (H, W, C) that the image network (U-Net, NCSN) can halve as often as it does."""
     shape, name = tuple(shape), config.model.name
     dataset = _describe("data.dataset", config.data.dataset)
-    if _unet_ch_mult(config) is None:
+    if _image_halvings(config) is None:
         if len(shape) != 1:
             raise ValueError(f"{_describe('model.name', name)} needs vector data (D,), but {dataset} gives "
-                             f"examples of shape {shape}; use a U-Net (ncsnpp, ddpmpp, ddpm)")
+                             f"examples of shape {shape}; use an image network (ncsnpp, ddpmpp, ddpm, ncsnv2, ncsn)")
         return
     if len(shape) != 3:
         raise ValueError(f"{_describe('model.name', name)} needs images (H, W, C), but {dataset} gives "

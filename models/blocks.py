@@ -96,13 +96,14 @@ class ResnetBlockDDPM(nn.Module):
     dropout: float = 0.1
     skip_rescale: bool = False
     init_scale: float = 0.0
+    num_groups: Optional[int] = None  # GroupNorm groups; None: min(C // 4, 32)
 
     @nn.compact
     def __call__(self, x: Array, temb: Optional[Array] = None, train: bool = False) -> Array:
         out_ch = self.out_ch or x.shape[-1]
-        h = conv3x3(self.act(group_norm(x)), out_ch)
+        h = conv3x3(self.act(group_norm(x, self.num_groups)), out_ch)
         h = _add_temb(h, temb, self.act)
-        h = self.act(group_norm(h))
+        h = self.act(group_norm(h, self.num_groups))
         h = nn.Dropout(self.dropout)(h, deterministic=not train)
         h = conv3x3(h, out_ch, init_scale=self.init_scale)
         if x.shape[-1] != out_ch:

@@ -1,7 +1,11 @@
 """The original DDPM U-Net (Ho et al., NeurIPS 2020, App. B; `diffusion_tf/models/unet.py`).
-Defaults are its CIFAR-10 config (`configs/vp/ddpm/cifar10.py` of Song et al. 2021): 35.7M
-parameters, as Ho et al. report. Unlike the port in Song et al.'s `models/ddpm.py`, which attends
-once per resolution on the way up, attention follows every up-sampling-path block, as in Ho et al.
+Defaults are its CIFAR-10 config: 35.7M parameters, as Ho et al. report, with attention after
+every up-sampling-path block at the attention resolutions, as in Ho et al.
+
+`attn_layout="per_resolution"` with `num_groups=32` is instead the port in Song et al.'s code
+(score_sde `models/ddpm.py`, used by `configs/vp/ddpm/*`): it attends once per resolution on the
+way up (after the last block), 35,218,947 parameters at CIFAR-10 size, and its GroupNorm has a
+fixed 32 groups. The zoo's DDPM configs use that layout, so the paper's checkpoints fit.
 
     out = model.apply({"params": p}, x, labels, train=False, rngs={"dropout": key})
 
@@ -10,16 +14,20 @@ x is [B, H, W, C] (NHWC), labels [B] the SDE's noise labels; out has x's shape.
 
 from __future__ import annotations
 
+from typing import Optional
+
 import jax
 import jax.numpy as jnp
 import flax.linen as nn
 
 from models import blocks
 from models.layers import (
-    AttnBlock, TimeEmbedding, check_image, check_labels, check_unet_args, conv3x3, get_act, group_norm,
+    AttnBlock, TimeEmbedding, check_choice, check_image, check_labels, check_positive_int, check_unet_args,
+    conv3x3, get_act, group_norm,
 )
 
 Array = jax.Array
+ATTN_LAYOUTS = ("every_block", "per_resolution")
 
 
 class DDPM(nn.Module):
@@ -31,7 +39,11 @@ class DDPM(nn.Module):
     embedding of the labels) or 'fourier' (of log labels), `fourier_scale` its std.
     scale_by_sigma: divide the output by the labels; default False because our VE SDE already
     divides by sigma(t) in `score_from_output` (kept for parity with the paper's code only).
-    Group normalisation uses min(C // 4, 32) groups: DDPM's 32 at its widths.
+    attn_layout: 'every_block' (Ho et al.: attention after each up-path block at an attention
+      resolution) or 'per_resolution' (score_sde's port: once per up-path resolution). The down
+      path attends after every block at an attention resolution in both.
+    num_groups: GroupNorm groups; None: min(C // 4, 32) (DDPM's 32 at its widths, still defined
+      for narrow test networks); 32: score_sde's port at every width.
     """
 
     nf: int = 128
@@ -46,12 +58,21 @@ class DDPM(nn.Module):
     nonlinearity: str = "swish"
     centered: bool = True
     scale_by_sigma: bool = False
+    attn_layout: str = "every_block"
+    num_groups: Optional[int] = None
 
     def __post_init__(self):
         check_unet_args(
             nf=self.nf, ch_mult=self.ch_mult, num_res_blocks=self.num_res_blocks, dropout=self.dropout,
             nonlinearity=self.nonlinearity, embedding_type=self.embedding_type,
         )
+        check_choice("attn_layout", self.attn_layout, ATTN_LAYOUTS)
+        if self.num_groups is not None:
+            check_positive_int("num_groups", self.num_groups)
+            widths = sorted({self.nf * m for m in self.ch_mult})
+            if any(w % self.num_groups for w in widths):
+                raise ValueError(f"num_groups must divide every width nf * ch_mult = {widths}, "
+                                 f"got num_groups={self.num_groups!r}")
         super().__post_init__()
 
     @nn.compact
@@ -64,8 +85,14 @@ class DDPM(nn.Module):
         if self.conditional:
             temb = TimeEmbedding(self.nf, self.embedding_type, self.fourier_scale, act)(labels)
 
+        groups = self.num_groups
+
         def res_block(h, out_ch=None):
-            return blocks.ResnetBlockDDPM(act=act, out_ch=out_ch, dropout=self.dropout)(h, temb, train)
+            return blocks.ResnetBlockDDPM(act=act, out_ch=out_ch, dropout=self.dropout, num_groups=groups)(
+                h, temb, train)
+
+        def attn(h):
+            return AttnBlock(num_groups=groups)(h)
 
         h = x if self.centered else 2.0 * x - 1.0
         hs = [conv3x3(h, self.nf)]
@@ -73,25 +100,28 @@ class DDPM(nn.Module):
             for _ in range(self.num_res_blocks):
                 h = res_block(hs[-1], self.nf * self.ch_mult[level])
                 if h.shape[1] in self.attn_resolutions:
-                    h = AttnBlock()(h)
+                    h = attn(h)
                 hs.append(h)
             if level != num_levels - 1:
                 hs.append(blocks.Downsample(with_conv=self.resamp_with_conv)(hs[-1]))
 
         h = res_block(hs[-1])
-        h = AttnBlock()(h)
+        h = attn(h)
         h = res_block(h)
 
+        every_block = self.attn_layout == "every_block"
         for level in reversed(range(num_levels)):
             for _ in range(self.num_res_blocks + 1):
                 h = res_block(jnp.concatenate([h, hs.pop()], axis=-1), self.nf * self.ch_mult[level])
-                if h.shape[1] in self.attn_resolutions:
-                    h = AttnBlock()(h)
+                if every_block and h.shape[1] in self.attn_resolutions:
+                    h = attn(h)
+            if not every_block and h.shape[1] in self.attn_resolutions:
+                h = attn(h)
             if level != 0:
                 h = blocks.Upsample(with_conv=self.resamp_with_conv)(h)
         assert not hs
 
-        h = conv3x3(act(group_norm(h)), x.shape[-1], init_scale=0.0)
+        h = conv3x3(act(group_norm(h, groups)), x.shape[-1], init_scale=0.0)
         if self.scale_by_sigma:
             h = h / labels.reshape((-1,) + (1,) * (h.ndim - 1))
         return h

@@ -60,10 +60,15 @@ def dense(x: Array, out: int, *, init_scale: float = 1.0) -> Array:
     return nn.Dense(out, kernel_init=default_init(init_scale), bias_init=jax.nn.initializers.zeros)(x)
 
 
-def group_norm(x: Array) -> Array:
-    """GroupNorm with min(C // 4, 32) groups: the paper's 32 groups at its widths (C >= 128), and
-    still defined for the narrow networks of tests. Only inside `nn.compact` methods."""
-    return nn.GroupNorm(num_groups=max(min(x.shape[-1] // 4, 32), 1))(x)
+def group_norm(x: Array, num_groups: int | None = None) -> Array:
+    """GroupNorm with `num_groups` groups; None: min(C // 4, 32), the paper's NCSN++ / DDPM++ rule
+    (32 groups at its widths, C >= 128, and still defined for the narrow networks of tests). The
+    paper's DDPM port uses a fixed 32. Only inside `nn.compact` methods."""
+    if num_groups is None:
+        num_groups = max(min(x.shape[-1] // 4, 32), 1)
+    elif x.shape[-1] % num_groups:
+        raise ValueError(f"GroupNorm needs channels divisible by num_groups, got C={x.shape[-1]}, {num_groups=}")
+    return nn.GroupNorm(num_groups=num_groups)(x)
 
 
 def sinusoidal_embedding(timesteps: Array, embedding_dim: int, max_positions: int = 10000) -> Array:
@@ -134,11 +139,12 @@ class AttnBlock(nn.Module):
 
     skip_rescale: bool = False
     init_scale: float = 0.0
+    num_groups: int | None = None  # GroupNorm groups; None: min(C // 4, 32)
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
         b, h, w, c = x.shape
-        y = group_norm(x)
+        y = group_norm(x, self.num_groups)
         q, k, v = (dense(y, c, init_scale=0.1).reshape(b, h * w, c) for _ in range(3))
         weights = jax.nn.softmax(jnp.einsum("bic,bjc->bij", q, k) * c**-0.5, axis=-1)
         y = jnp.einsum("bij,bjc->bic", weights, v).reshape(b, h, w, c)
