@@ -33,8 +33,8 @@ def checkpoint_format(path: str) -> str:
         raise FileNotFoundError(f"--checkpoint={path!r}: no such file")
     with open(path, "rb") as f:
         head = f.read(2)
-    is_torch = path.endswith((".pth", ".pt")) or head == b"PK" or (head[:1] == b"\x80" and head[1:] in b"\x02\x03\x04\x05")
-    return "torch" if is_torch else "jax"
+    pickled = len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5  # torch.save's legacy format
+    return "torch" if path.endswith((".pth", ".pt")) or head == b"PK" or pickled else "jax"
 
 
 def read_checkpoint(path: str, model, data_shape) -> PaperCheckpoint:

@@ -2,6 +2,7 @@
 and score_sde_pytorch; see /work/shared/reference/README.md for how): the raw network outputs and the
 scores of both weight sets (raw and EMA, which differ on purpose), within 1e-5 relative."""
 
+import functools
 import json
 import os
 
@@ -66,10 +67,9 @@ def relative_error(a, b) -> float:
     return float(np.max(np.abs(np.asarray(a) - b)) / np.max(np.abs(b)))
 
 
-@pytest.fixture(scope="module")
-def paper_net(request):
-    """(name, model, sde, io, jitted (params -> (raw output, score)) on io's inputs)."""
-    name = request.param
+@functools.lru_cache(maxsize=None)  # one network and one compilation per NAME, for both formats
+def paper_net(name: str):
+    """(model, sde, io, jitted (params -> (raw output, score)) on io's inputs)."""
     config = our_config(name)
     model, sde = build_model(config), build_sde(config)
     io = dict(np.load(paper_file(name, "io.npz")))
@@ -80,13 +80,15 @@ def paper_net(request):
         out = model.apply({"params": params}, x, sde.noise_label(t), train=False)
         return out, sde.score_from_output(out, t)
 
-    return name, model, sde, io, outputs
+    return model, sde, io, outputs
 
 
-@pytest.mark.parametrize("paper_net, fmt", [(n, "jax") for n in NAMES] + [(n, "torch") for n in TORCH_NAMES],
-                         indirect=["paper_net"])
-def test_outputs_and_scores_match_the_paper(paper_net, fmt):
-    name, model, sde, io, outputs = paper_net
+CASES = [(n, f) for n in NAMES for f in ("jax", "torch") if f == "jax" or n in TORCH_NAMES]
+
+
+@pytest.mark.parametrize("name, fmt", CASES)
+def test_outputs_and_scores_match_the_paper(name, fmt):
+    model, sde, io, outputs = paper_net(name)
     if fmt == "torch":
         pytest.importorskip("torch")
         path, tags, to_nhwc = paper_file(name, "pytorch_checkpoint.pth"), ("model", "ema"), (0, 2, 3, 1)
@@ -142,4 +144,5 @@ def test_name_table():
     assert [mapping[p] for p in paper] == ours
     assert names.to_ours(ours) == {p: p for p in ours}  # our own names map to themselves
     # A network without our time embedding (NCSN) keeps the paper's top-level Dense layers.
-    assert names.to_ours([("Dense_0", "kernel")], ours={("Dense_0", "kernel")}) == {("Dense_0", "kernel"): ("Dense_0", "kernel")}
+    top = ("Dense_0", "kernel")
+    assert names.to_ours([top], ours={top}) == {top: top}

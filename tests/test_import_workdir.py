@@ -153,6 +153,15 @@ def test_cli_mismatched_config_lists_the_arrays(tmp_path, images):
     assert not os.path.exists(wd)
 
 
+def test_torch_mismatched_config_lists_the_arrays():
+    pytest.importorskip("torch")
+    config = our_config(NAME)
+    config.model.ch_mult = (1, 1)
+    with pytest.raises(ValueError, match="does not fit") as e:
+        importers.read_checkpoint(paper_file(NAME, "pytorch_checkpoint.pth"), build_model(config), (16, 16, 3))
+    assert "params/AttnBlock_0/Dense_0/bias: checkpoint (32,) vs config (16,)" in str(e.value), str(e.value)
+
+
 @pytest.mark.parametrize("fmt", ["jax_checkpoint", "pytorch_checkpoint.pth"])
 def test_truncated_file_is_one_line_naming_it(tmp_path, images, fmt):
     if fmt.endswith(".pth"):
