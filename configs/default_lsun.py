@@ -6,7 +6,7 @@ N = 2000, no dropout, snr 0.075, and the images from an image folder, preprocess
 Run:  python main.py --config configs/ve/church_ncsnpp_continuous.py --workdir workdir/church \
           --config.data.data_dir=/path/to/lsun/church_outdoor
 Expect: these are the paper's settings: weeks on 8 GPUs, not for a CPU. Every image is held in memory
-(192 KiB each at 256x256: LSUN church_outdoor's 126k images take 24 GB; bedroom's 3M do not fit).
+(192 KiB each at 256x256: LSUN church_outdoor's 126k images take 25 GB; bedroom's 3M do not fit).
 """
 
 from configs import default_cifar10
