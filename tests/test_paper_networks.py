@@ -167,3 +167,38 @@ def test_train_with_smld_loss_and_sample_with_ald(fast_compile):
     x, nfe = jax.jit(lambda key: sample(key, models.bind_params(score_fn, state.ema_params)))(jax.random.PRNGKey(1))
     assert nfe == 4 * 2 + 1  # N levels x 2 corrector steps + the final denoising step
     assert x.shape == (4, 8, 8, 1) and np.all(np.isfinite(np.asarray(x)))
+
+
+def _ddpm_names(tree):
+    """score_sde's DDPM parameter names -> ours: top-level Dense_0/1 sit in TimeEmbedding_0; NIN_k/{W,b}
+    is Dense_k/{kernel,bias} (a residual block's shortcut NIN_0 is its Dense_1)."""
+    out = {"TimeEmbedding_0": {k: tree[k] for k in ("Dense_0", "Dense_1")}}
+    for name, sub in tree.items():
+        if name in ("Dense_0", "Dense_1"):
+            continue
+        if name.startswith(("ResnetBlockDDPM", "AttnBlock")):
+            nin = "Dense_1" if name.startswith("ResnetBlockDDPM") else None
+            sub = {(nin or "Dense_" + k[4:]) if k.startswith("NIN_") else k:
+                   {"kernel": v["W"], "bias": v["b"]} if k.startswith("NIN_") else v for k, v in sub.items()}
+        out[name] = sub
+    return out
+
+
+@pytest.mark.parametrize("num_groups, close", [(32, True), (None, False)])
+def test_ddpm_port_layout_equals_the_papers(num_groups, close):
+    # tests/data/paper/ddpm.*: score_sde's DDPM (nf=32, ch_mult (1, 1), attention at 8 on 16x16), VP.
+    # With attn_layout='per_resolution' and 32 GroupNorm groups our DDPM is that network.
+    with open(os.path.join(DATA, "ddpm.config.json")) as f:
+        m = json.load(f)["model"]
+    with open(os.path.join(DATA, "ddpm.jax_checkpoint"), "rb") as f:
+        state = flax.serialization.msgpack_restore(f.read())
+    io = np.load(os.path.join(DATA, "ddpm.io.npz"))
+    model = models.get_model(
+        "ddpm", nf=m["nf"], ch_mult=tuple(m["ch_mult"]), num_res_blocks=m["num_res_blocks"],
+        attn_resolutions=tuple(m["attn_resolutions"]), embedding_type="positional",  # score_sde's DDPM always is
+        attn_layout="per_resolution", num_groups=num_groups, centered=True)
+    x, labels = jnp.asarray(io["x_nhwc"]), jnp.asarray(io["labels"])  # labels = 999 t, our VP noise_label
+    np.testing.assert_allclose(sde_lib.get_sde("vpsde").noise_label(jnp.asarray(io["t"])), labels, rtol=1e-6)
+    for key, tree in (("params", state["optimizer"]["target"]), ("ema", state["params_ema"])):
+        out = model.apply({"params": _ddpm_names(tree)}, x, labels)
+        assert (_rel(out, io[f"jax_out_{key}"]) <= 1e-5) == close
