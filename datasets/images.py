@@ -9,8 +9,12 @@ archive unpacks) or be read straight out of the .tar.gz.
 
 An image folder is every PNG/JPEG file under a directory (recursively, sorted by relative path),
 all of one size and mode ("L" -> 1 channel, "RGB" -> 3); the last `eval_fraction` of them are the
-held-out split. Nothing is converted or resized silently: a file of another size or mode is an
-error that names it, unless `mode=` asks for conversion.
+held-out split. Nothing is converted, cropped or resized silently: a file of another size or mode
+is an error that names it, unless `mode=` asks for conversion, or `center_crop=` / `resize=` for
+the preprocessing of Song et al. (2021, `datasets.py`): each image is first cropped to its centred
+square of side `center_crop` (an int; "square": the largest one, side min(H, W)), then resized to
+image_size x image_size with PIL's antialiased `resize` filter ("bilinear", "bicubic" or "box").
+CelebA 64 is center_crop=140, resize="bilinear"; LSUN 256 center_crop="square", resize="bicubic".
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ CIFAR_TEST_FILE = "test_batch.bin"
 CIFAR_RECORD = 1 + 3 * 32 * 32
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 MODES = {"L": 1, "RGB": 3}
+RESIZE_FILTERS = ("bilinear", "bicubic", "box")
 
 
 def _one_path(data_dir, path, loader: str) -> Path:
@@ -109,7 +114,18 @@ def cifar10(*, data_dir=None, path=None, image_size: int = 32) -> ArrayDataset:
     )
 
 
-def _read_image(f: Path, index: int, mode: str | None, size: tuple[int, int] | None):
+def _crop_box(height: int, width: int, center_crop) -> tuple[int, int, int, int] | None:
+    """(left, top, right, bottom) of the centred square crop, as score_sde's central_crop /
+    crop_resize place it: offsets (H - side) // 2 and (W - side) // 2."""
+    if center_crop is None:
+        return None
+    side = min(height, width) if center_crop == "square" else center_crop
+    top, left = (height - side) // 2, (width - side) // 2
+    return left, top, left + side, top + side
+
+
+def _read_image(f: Path, index: int, mode: str | None, size: tuple[int, int] | None, center_crop=None,
+                resize: str | None = None):
     """One image as uint8 [H, W, C] and its mode; errors name the file and its index."""
     from PIL import Image, UnidentifiedImageError
 
@@ -118,6 +134,14 @@ def _read_image(f: Path, index: int, mode: str | None, size: tuple[int, int] | N
             img.load()
             if mode is not None and img.mode != mode:
                 img = img.convert(mode)
+            box = _crop_box(img.height, img.width, center_crop)
+            if box is not None:
+                if box[2] - box[0] > min(img.height, img.width):
+                    raise ValueError(f"center_crop={center_crop!r} is larger than the image "
+                                     f"({img.height}x{img.width}, HxW)")
+                img = img.crop(box)
+            if resize is not None and (img.height, img.width) != size:
+                img = img.resize(size[::-1], getattr(Image.Resampling, resize.upper()))
             got_mode, got_size = img.mode, (img.height, img.width)
             array = np.asarray(img)
     except (OSError, UnidentifiedImageError, ValueError) as e:
@@ -130,17 +154,32 @@ def _read_image(f: Path, index: int, mode: str | None, size: tuple[int, int] | N
     return array.reshape(*got_size, -1), got_mode
 
 
+def _check_crop_resize(center_crop, resize, image_size) -> None:
+    if center_crop is not None and center_crop != "square":
+        if not isinstance(center_crop, (int, np.integer)) or isinstance(center_crop, bool) or center_crop < 1:
+            raise ValueError(f"center_crop must be a positive integer, 'square' or None, got {center_crop=}")
+    if resize is not None:
+        if resize not in RESIZE_FILTERS:
+            raise ValueError(f"resize must be one of {list(RESIZE_FILTERS)} or None, got {resize=}")
+        if image_size is None:
+            raise ValueError(f"resize={resize!r} needs the target size, got image_size=None")
+
+
 def image_folder(
     *, data_dir=None, path=None, image_size: int | None = None, mode: str | None = None,
-    eval_fraction: float = 0.1,
+    eval_fraction: float = 0.1, center_crop: int | str | None = None, resize: str | None = None,
 ) -> ArrayDataset:
     """Every PNG/JPEG under `data_dir` (or `path`), as uint8 [H, W, C]; the last `eval_fraction`
     (in sorted order) held out. `image_size` (square) is inferred from the first image when None.
     `mode` None requires every image to share the first one's mode ("L" or "RGB"); "L" or "RGB"
-    converts every image to it."""
+    converts every image to it. `center_crop` (side in pixels, or "square") crops each image to
+    its centred square first; `resize` ("bilinear" | "bicubic" | "box", antialiased) then resizes
+    it to image_size (required with it). Without `resize` every (cropped) image must already be
+    image_size x image_size. All images are held in memory (N x H x W x C bytes)."""
     root = _one_path(data_dir, path, "image_folder")
     if mode is not None and mode not in MODES:
         raise ValueError(f"mode must be one of {sorted(MODES)} or None, got {mode=}")
+    _check_crop_resize(center_crop, resize, image_size)
     if not root.is_dir():
         raise FileNotFoundError(f"image folder not found: {root}")
     files = sorted(
@@ -150,7 +189,8 @@ def image_folder(
     if not files:
         raise FileNotFoundError(f"no PNG/JPEG files ({', '.join(IMAGE_SUFFIXES)}) under {root}")
     size = None if image_size is None else (check_positive_int("image_size", image_size),) * 2
-    first, first_mode = _read_image(files[0], 0, mode, size)
+    prep = dict(center_crop=center_crop, resize=resize)
+    first, first_mode = _read_image(files[0], 0, mode, size, **prep)
     if first_mode not in MODES:
         raise ValueError(
             f"image file {files[0]} has mode {first_mode!r}; supported: {sorted(MODES)} "
@@ -160,7 +200,7 @@ def image_folder(
     images = np.empty((len(files), *size, MODES[first_mode]), np.uint8)
     images[0] = first
     for i, f in enumerate(files[1:], start=1):
-        array, got_mode = _read_image(f, i, mode, size)
+        array, got_mode = _read_image(f, i, mode, size, **prep)
         if got_mode != first_mode:
             raise ValueError(
                 f"image file {f} (index {i}) has mode {got_mode!r}, but {files[0]} has {first_mode!r}; "

@@ -364,6 +364,49 @@ def test_image_folder_errors_name_the_file(folder, tmp_path):
         datasets.image_folder(path=tmp_path / "rgba")
 
 
+def test_image_folder_center_crop_and_resize(tmp_path):
+    # score_sde's central crop: a centred square at offsets ((H - side) // 2, (W - side) // 2).
+    rng = np.random.default_rng(3)
+    root = tmp_path / "mixed"
+    arrays = [rng.integers(0, 256, shape, dtype=np.uint8) for shape in ((9, 12, 3), (13, 8, 3), (10, 10, 3))]
+    for i, a in enumerate(arrays):
+        _save(root / f"{i}.png", a)
+
+    def crop(a, side):
+        top, left = (a.shape[0] - side) // 2, (a.shape[1] - side) // 2
+        return a[top:top + side, left:left + side]
+
+    ds = datasets.image_folder(path=root, center_crop=7, eval_fraction=0.34)
+    assert ds.shape == (7, 7, 3)
+    np.testing.assert_array_equal(np.concatenate([ds.x_train, ds.x_eval]), np.stack([crop(a, 7) for a in arrays]))
+    # "square" (the largest centred square, LSUN) then a box resize to 4x4: mean of 2x2 blocks for
+    # the 8x8 crop, computed here independently; 9x9 and 10x10 crops are resized too.
+    ds = datasets.image_folder(path=root, center_crop="square", resize="box", image_size=4, eval_fraction=0.34)
+    assert ds.shape == (4, 4, 3)
+    square = crop(arrays[1], 8).astype(float)
+    blocks = square.reshape(4, 2, 4, 2, 3).mean(axis=(1, 3))
+    assert np.max(np.abs(ds.x_train[1] - blocks)) <= 1.0  # PIL rounds in fixed point: within 1 level
+    flat = tmp_path / "flat"
+    for i in range(2):
+        _save(flat / f"{i}.png", np.full((12, 16, 3), 77, np.uint8))
+    for method in ("bilinear", "bicubic"):
+        ds = datasets.image_folder(path=flat, center_crop="square", resize=method, image_size=5)
+        assert ds.shape == (5, 5, 3) and np.all(ds.x_train == 77) and np.all(ds.x_eval == 77)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(center_crop=0), "center_crop must be a positive integer, 'square' or None, got center_crop=0"),
+    (dict(center_crop="middle"), "center_crop='middle'"),
+    (dict(resize="lanczos", image_size=4), "resize must be one of .*got resize='lanczos'"),
+    (dict(resize="box"), "resize='box' needs the target size, got image_size=None"),
+    (dict(center_crop=7), r"img_00\.png \(index 0\).*center_crop=7 is larger than the image \(6x5"),
+    (dict(center_crop=4, image_size=3), r"img_00\.png \(index 0\) is 4x4 \(HxW\); expected 3x3"),
+])
+def test_image_folder_bad_crop_and_resize_are_named(folder, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        datasets.image_folder(path=folder[0], **kwargs)
+
+
 # ----- preprocessing -----------------------------------------------------------------------------
 def test_preprocess_ranges_and_dequantization():
     x = jnp.asarray(np.random.default_rng(0).integers(0, 256, (64, 4, 4, 3)), jnp.float32)

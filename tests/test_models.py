@@ -359,7 +359,8 @@ def test_score_fn_train_mode_uses_the_dropout_key():
 @pytest.mark.parametrize(
     "name, kwargs, match",
     [
-        ("unet", {}, "unknown model 'unet'; valid names: \\['ddpm', 'ddpmpp', 'mlp', 'ncsnpp'\\]"),
+        ("unet", {}, "unknown model 'unet'; valid names: \\['ddpm', 'ddpmpp', 'mlp', 'ncsn', 'ncsnpp', 'ncsnv2', "
+                     "'ncsnv2_128', 'ncsnv2_256', 'ncsnv2_64'\\]"),
         ("ncsnpp", {"channels": 3}, "unknown argument\\(s\\) \\['channels'\\]"),
         ("ncsnpp", {"progressive": "skip"}, "unknown progressive 'skip'"),
         ("ncsnpp", {"progressive_input": "output_skip"}, "unknown progressive_input"),
@@ -368,6 +369,8 @@ def test_score_fn_train_mode_uses_the_dropout_key():
         ("ddpm", {"embedding_type": "learned"}, "unknown embedding_type 'learned'"),
         ("ddpm", {"nf": 10}, "nf must be a multiple of 4 .*, got nf=10"),
         ("ddpm", {"ch_mult": ()}, "ch_mult must be non-empty"),
+        ("ddpm", {"attn_layout": "once"}, "unknown attn_layout 'once'"),
+        ("ddpm", {"num_groups": 24}, "num_groups must divide every width .*, got num_groups=24"),
         ("ncsnpp", {"dropout": 1.0}, "dropout must lie in \\[0, 1\\), got dropout=1.0"),
         ("mlp", {"nonlinearity": "gelu"}, "unknown nonlinearity 'gelu'"),
         ("mlp", {"num_blocks": 0}, "num_blocks must be a positive integer, got num_blocks=0"),

@@ -22,7 +22,10 @@ import sde_lib
 from configs import default_digits
 from configs.builders import build_experiment
 from models.ncsn import noise_index, tie_tol
+import samplers
 from training import run
+from training.losses import get_loss_fn
+from training.state import make_train_step
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "paper")
 PAPER_NAMES = {"ncsnv2_64": "ncsnv2_64", "ncsn": "ncsn"}
@@ -125,37 +128,77 @@ def test_bad_arguments_are_named(kwargs, match):
         models.get_model("ncsnv2", **kwargs)
 
 
-@pytest.mark.parametrize("name", ["ncsnv2", "ncsn"])
-def test_train_with_smld_loss_and_sample_with_ald(tmp_path, name):
-    """A few SMLD-loss steps of a tiny network on the 8x8 digits, then annealed Langevin dynamics."""
+@pytest.fixture
+def fast_compile():
+    """Tiny networks compile slowly on CPU; most XLA optimisations are not worth it for two steps."""
+    jax.config.update("jax_disable_most_optimizations", True)
+    yield
+    jax.config.update("jax_disable_most_optimizations", False)
+
+
+def test_train_with_smld_loss_and_sample_with_ald(fast_compile):
+    """Two SMLD-loss steps of a tiny NCSNv2 on the 8x8 digits, then annealed Langevin dynamics,
+    all built from a config (training.continuous=False, corrector 'ald') as main.py builds them."""
     c = default_digits.get_config()
     c.training.sde = "vesde"
     c.training.continuous = False
-    c.training.n_iters = 4
     c.training.batch_size = 8
-    c.training.n_jitted_steps = 2
-    c.training.log_freq = 2
-    c.training.snapshot_freq = 4
-    c.training.snapshot_freq_for_preemption = 2
-    c.training.snapshot_sampling = False
-    c.model.name = name
+    c.model.name = "ncsnv2"
     c.model.nf = 4
     c.model.num_scales = 4
-    c.model.normalization = "InstanceNorm++"
-    c.model.interpolation = "bilinear"
-    c.model.nonlinearity = "elu"
-    c.model.scale_by_sigma = name == "ncsnv2"
+    c.model.scale_by_sigma = True
     c.sampling.predictor = "none"
     c.sampling.corrector = "ald"
     c.sampling.n_steps_each = 2
     c.sampling.snr = 0.176
     c.sampling.batch_size = 4
     exp = build_experiment(c)
-    state = run.train(exp, str(tmp_path), progress=False)
-    assert int(state.step) == 4
-    with open(tmp_path / "metrics.jsonl") as f:
-        losses = [json.loads(line)["loss"] for line in f]
-    assert len(losses) == 2 and np.all(np.isfinite(losses))
-    npz, _ = run.sample(exp, str(tmp_path))
-    samples = np.load(npz)["samples"]
-    assert samples.shape == (4, 8, 8, 1) and np.all(np.isfinite(samples))
+    assert isinstance(exp.model, models.NCSNv2) and exp.loss_options["continuous"] is False
+    state = run.initial_state(exp)
+    score_fn = models.get_score_fn(exp.sde, exp.model)
+    step = jax.jit(make_train_step(lambda _: get_loss_fn(exp.sde, score_fn, **exp.loss_options), exp.optimizer,
+                                   ema_rate=exp.ema_rate, preprocess=run._preprocess(exp)))
+    losses = []
+    for k in range(2):
+        state, loss = step(state, jnp.asarray(exp.dataset.train_batch(0, k, 8)[0][None]))
+        losses.append(float(loss[0]))
+    assert np.all(np.isfinite(losses)) and int(state.step) == 2
+    sample = samplers.get_sampler(exp.sde, (4, 8, 8, 1), exp.sampling_method, **exp.sampling_options)
+    x, nfe = jax.jit(lambda key: sample(key, models.bind_params(score_fn, state.ema_params)))(jax.random.PRNGKey(1))
+    assert nfe == 4 * 2 + 1  # N levels x 2 corrector steps + the final denoising step
+    assert x.shape == (4, 8, 8, 1) and np.all(np.isfinite(np.asarray(x)))
+
+
+def _ddpm_names(tree):
+    """score_sde's DDPM parameter names -> ours: top-level Dense_0/1 sit in TimeEmbedding_0; NIN_k/{W,b}
+    is Dense_k/{kernel,bias} (a residual block's shortcut NIN_0 is its Dense_1)."""
+    out = {"TimeEmbedding_0": {k: tree[k] for k in ("Dense_0", "Dense_1")}}
+    for name, sub in tree.items():
+        if name in ("Dense_0", "Dense_1"):
+            continue
+        if name.startswith(("ResnetBlockDDPM", "AttnBlock")):
+            nin = "Dense_1" if name.startswith("ResnetBlockDDPM") else None
+            sub = {(nin or "Dense_" + k[4:]) if k.startswith("NIN_") else k:
+                   {"kernel": v["W"], "bias": v["b"]} if k.startswith("NIN_") else v for k, v in sub.items()}
+        out[name] = sub
+    return out
+
+
+@pytest.mark.parametrize("num_groups, close", [(32, True), (None, False)])
+def test_ddpm_port_layout_equals_the_papers(num_groups, close):
+    # tests/data/paper/ddpm.*: score_sde's DDPM (nf=32, ch_mult (1, 1), attention at 8 on 16x16), VP.
+    # With attn_layout='per_resolution' and 32 GroupNorm groups our DDPM is that network.
+    with open(os.path.join(DATA, "ddpm.config.json")) as f:
+        m = json.load(f)["model"]
+    with open(os.path.join(DATA, "ddpm.jax_checkpoint"), "rb") as f:
+        state = flax.serialization.msgpack_restore(f.read())
+    io = np.load(os.path.join(DATA, "ddpm.io.npz"))
+    model = models.get_model(
+        "ddpm", nf=m["nf"], ch_mult=tuple(m["ch_mult"]), num_res_blocks=m["num_res_blocks"],
+        attn_resolutions=tuple(m["attn_resolutions"]), embedding_type="positional",  # score_sde's DDPM always is
+        attn_layout="per_resolution", num_groups=num_groups, centered=True)
+    x, labels = jnp.asarray(io["x_nhwc"]), jnp.asarray(io["labels"])  # labels = 999 t, our VP noise_label
+    np.testing.assert_allclose(sde_lib.get_sde("vpsde").noise_label(jnp.asarray(io["t"])), labels, rtol=1e-6)
+    for key, tree in (("params", state["optimizer"]["target"]), ("ema", state["params_ema"])):
+        out = model.apply({"params": _ddpm_names(tree)}, x, labels)
+        assert (_rel(out, io[f"jax_out_{key}"]) <= 1e-5) == close

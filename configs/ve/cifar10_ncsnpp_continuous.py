@@ -29,8 +29,8 @@ def get_config():
     model.fourier_scale = 16.0
     model.embedding_type = "fourier"
     model.resblock_type = "biggan"
-    model.progressive = "output_skip"
-    model.progressive_input = "input_skip"
+    model.progressive = "none"  # the paper's CIFAR-10 settings (its high-resolution configs: output_skip /
+    model.progressive_input = "residual"  # input_skip); 62,758,915 parameters, as the paper's network
     model.progressive_combine = "sum"
     model.fir = True
     model.fir_kernel = (1, 3, 3, 1)

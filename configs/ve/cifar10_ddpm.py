@@ -1,0 +1,21 @@
+"""score_sde's configs/ve/cifar10_ddpm.py: the DDPM U-Net trained with the SMLD loss (VE, discrete).
+
+Run:  python main.py --config configs/ve/cifar10_ddpm.py --workdir workdir/ve_cifar10_ddpm \
+          --config.data.data_dir=/path/to/cifar-10-batches-bin
+Expect: 1.3M steps of batch 128 (days to weeks on 8 GPUs, not for a CPU); 35,218,947 parameters.
+"""
+
+from configs.vp.ddpm import cifar10 as ddpm_cifar10
+
+
+def get_config():
+    config = ddpm_cifar10.get_config()
+    config.training.sde = "vesde"
+    config.training.continuous = False
+    config.training.reduce_mean = False
+    config.sampling.predictor = "reverse_diffusion"
+    config.sampling.corrector = "langevin"
+    config.data.centered = False
+    config.model.ema_rate = 0.999
+    config.model.scale_by_sigma = False  # our VE SDE divides the output by sigma(t) already
+    return config
