@@ -3,6 +3,7 @@ and score_sde_pytorch; see /work/shared/reference/README.md for how): the raw ne
 scores of both weight sets (raw and EMA, which differ on purpose), within 1e-5 relative."""
 
 import functools
+import importlib
 import json
 import os
 
@@ -13,8 +14,6 @@ import numpy as np
 import pytest
 
 import importers
-import models
-from configs import default_cifar10
 from configs.builders import build_model, build_sde
 from importers import names
 
@@ -31,34 +30,30 @@ def paper_file(name: str, kind: str) -> str:
     return os.path.join(PAPER, f"{name}.{kind}")
 
 
-# Options of our networks that give the paper's, where its config says nothing: its DDPM port
-# attends once per resolution with 32 GroupNorm groups and always embeds the step sinusoidally.
-PAPER_OPTIONS = {"ddpm": dict(attn_layout="per_resolution", num_groups=32, embedding_type="positional")}
+# Our config file for each fixture: the one of the paper's config that it shrinks (the README tells
+# users to import with these), so the tests also check that the zoo builds the paper's networks.
+ZOO = {
+    "ddpmpp_continuous": "vp.cifar10_ddpmpp_continuous", "ncsnpp_continuous": "ve.cifar10_ncsnpp_continuous",
+    "ncsnpp_highres": "ve.celebahq_256_ncsnpp_continuous", "ddpm": "vp.ddpm.cifar10_continuous",
+    "ncsnv2": "ve.ncsnv2.cifar10", "ncsn": "ve.ncsn.cifar10",
+}
+SIZE_FIELDS = ("nf", "ch_mult", "num_res_blocks", "attn_resolutions")  # all the fixtures changed
 
 
 def our_config(name: str, data_dir: str = ""):
-    """Our config for the paper's tiny config NAME.config.json: its SDE, network, EMA and Adam settings
-    (the paper's NCSN++ and DDPM++ are both our `ncsnpp` class with every option explicit), data from
-    an image folder of 16x16 RGB images, and small training / sampling sizes for tests."""
+    """Our config of the paper's config behind fixture NAME with the fixture's sizes (NAME.config.json),
+    data from an image folder of 16x16 RGB images, and small training / sampling sizes for tests."""
     with open(paper_file(name, "config.json")) as f:
         paper = json.load(f)
-    c = default_cifar10.get_config()
-    for key in ("sde", "continuous", "reduce_mean", "likelihood_weighting"):
-        c.training[key] = paper["training"][key]
-    c.model.name = paper["model"]["name"]
-    fields = set(models.model_fields(c.model.name)) - {"centered"}
-    for key, value in paper["model"].items():
-        if key in fields or key in ("ema_rate", "num_scales", "sigma_min", "sigma_max", "beta_min", "beta_max"):
+    c = importlib.import_module(f"configs.{ZOO[name]}").get_config()
+    for key in SIZE_FIELDS:
+        if key in paper["model"]:
+            value = paper["model"][key]
             c.model[key] = tuple(value) if isinstance(value, list) else value
-    for key, value in PAPER_OPTIONS.get(c.model.name, {}).items():
-        c.model[key] = value
-    if c.model.name == "ncsnpp":
-        c.model.scale_by_sigma = False  # our VE SDE divides the output by sigma; the paper's network did
-    for key in ("lr", "warmup", "grad_clip", "beta1", "eps", "weight_decay"):
-        c.optim[key] = paper["optim"][key]
-    c.seed = paper["seed"]
     c.data.dataset, c.data.data_dir, c.data.image_size = "image_folder", data_dir, paper["data"]["image_size"]
-    c.data.centered, c.data.random_flip = paper["data"]["centered"], False
+    c.data.random_flip = False
+    if "center_crop" in c.data:
+        c.data.center_crop = None
     t = c.training
     t.batch_size, t.n_jitted_steps, t.log_freq, t.snapshot_freq, t.snapshot_freq_for_preemption = 2, 1, 1, 1, 1
     t.snapshot_sampling = False
