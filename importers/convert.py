@@ -57,7 +57,7 @@ def param_order(model, data_shape) -> dict[Path, jax.ShapeDtypeStruct]:
 def check_fits(ckpt: PaperCheckpoint, target: dict[Path, jax.ShapeDtypeStruct], checkpoint: str) -> None:
     """ValueError listing the arrays (name, checkpoint shape, config shape) that do not fit."""
     unflat = traverse_util.unflatten_dict
-    want = unflat({p: np.empty(s.shape, np.int8) for p, s in target.items()})
+    want = unflat(dict(target))  # ShapeDtypeStruct leaves: shapes only
     saved = {"params": unflat(ckpt.params), "ema_params": unflat(ckpt.ema)}
     mismatch = shape_mismatch(saved, {"params": want, "ema_params": want})
     if mismatch:
