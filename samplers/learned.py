@@ -179,13 +179,20 @@ def load_learned_solver(path) -> LearnedSolver:
     """Reads a file written by `save_learned_solver` (never unpickled); ValueError naming the path."""
     where = f"learned_solver={str(path)!r}"
     try:
-        with np.load(os.path.expanduser(str(path)), allow_pickle=False) as f:
+        f = np.load(os.path.expanduser(str(path)), allow_pickle=False)
+        if not isinstance(f, np.lib.npyio.NpzFile):
+            raise ValueError(f"{where} is not a learned-solver file (an .npz archive), got a .npy array")
+        with f:
             data = {k: f[k] for k in f.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+    except (OSError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(f"{where} is not a readable .npz learned-solver file: {e}") from e
+    except ValueError as e:
+        if str(e).startswith(where):
+            raise
         raise ValueError(f"{where} is not a readable .npz learned-solver file: {e}") from e
     if str(data.get("format", "")) != FORMAT:
         raise ValueError(f"{where} is not a learned-solver file (format {FORMAT!r}; write one with "
-                         f"fit_learned_solver / --mode calibrate), got format={data.get('format')!r}")
+                         f"fit_learned_solver / --mode calibrate), got format={str(data.get('format'))!r}")
     missing = sorted({"times", "pred", "corr", *_SCALARS} - set(data))
     if missing:
         raise ValueError(f"{where} lacks the entries {missing}")

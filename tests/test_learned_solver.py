@@ -11,9 +11,9 @@ from conftest import make_sde
 from samplers import fit_learned_solver, get_sampler, learned, load_learned_solver, save_learned_solver
 from test_fast_samplers import MIX, prior_draw, reference, rel_err, run
 
-BASES = [("unipc", "unipc", {"order": 1}), ("unipc", "unipc", {"order": 2}), ("unipc", "unipc", {"order": 3}),
-         ("unipc", "unipc", {"order": 3, "variant": "bh1"}), ("dpmpp", "dpmpp_2m", {"order": 2}),
-         ("dpmpp", "dpmpp_3m", {"order": 3}), ("dpmpp", "dpmpp_3m", {"order": 3, "lower_order_final": False}),
+# (UniPC-3 bh2, the default, on an explicit grid below.)
+BASES = [("unipc", "unipc", {"order": 2}), ("unipc", "unipc", {"order": 3, "variant": "bh1"}),
+         ("dpmpp", "dpmpp_2m", {"order": 2}), ("dpmpp", "dpmpp_3m", {"order": 3, "lower_order_final": False}),
          ("unipc", "unipc", {"order": 2, "lower_order_final": False, "denoise": True})]
 
 
@@ -122,7 +122,7 @@ def test_bad_files_and_options_raise_naming_them(fitted, tmp_path):
         (str(tmp_path / "missing.npz"), "is not a readable .npz"),
         (str(tmp_path / "junk.npz"), "is not a readable .npz"),
         (str(tmp_path / "grid.npy"), "is not a learned-solver file"),
-        (write("old.npz", format=np.asarray("v0")), "format='v0'|got format=array"),
+        (write("old.npz", format=np.asarray("v0")), "got format='v0'"),
         (write("times.npz", times=fit.solver.times[:-1]), r"times must have shape \(6,\)"),
         (write("pred.npz", pred=np.zeros((5, 3))), r"pred must have shape \(5, 1\)"),
         (write("nan.npz", corr=np.full_like(fit.solver.corr, np.nan)), "corr has non-finite entries"),
@@ -150,6 +150,7 @@ def test_bad_files_and_options_raise_naming_them(fitted, tmp_path):
         fit_learned_solver(sde, (4, 2), MIX.score_fn(sde), key=jax.random.PRNGKey(0), coefficient_rate=0.0)
 
 
+@pytest.mark.slow  # trains, fits and samples in-process: ~330 s on the loaded 2-core machine
 def test_calibrate_learned_then_sample_through_the_config(tmp_path):
     """run.calibrate with sampling.method=learned writes grids/learned_nfe<K>.npz; the config's
     sampling.learned_solver samples with it; a missing file or another nfe are named config errors."""
