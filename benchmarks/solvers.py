@@ -1,8 +1,9 @@
 """The sampler benchmark (project issue 4): quality against NFE, wall time, sampling overhead.
 
-    python -m benchmarks.solvers --workdir DIR [--quick]
+    python -m benchmarks.solvers --workdir DIR [--quick] [--sections analytic,last_step,overhead,scipy,peers]
+        [--problems mixture2d_vp,mixture64d_vp,mixture64d_ve,aniso32d_vp] [--nfes 10,20] [--rows unipc-2,learned]
 
-writes DIR/benchmark.md (also printed) and DIR/solvers_<problem>.png. Sections:
+writes DIR/benchmark.md (also printed) and DIR/solvers_<problem>.png. Sections (all by default):
 
 1. Analytic problems with the exact score: Gaussian mixtures in 2 and 64 dimensions (component
    std 0.3) under the VP SDE (and VE in 64-D). For each sampler and NFE: (a) for deterministic
@@ -13,6 +14,10 @@ writes DIR/benchmark.md (also printed) and DIR/solvers_<problem>.png. Sections:
    sample. PC, Euler--Maruyama and the adaptive `ode` / `adaptive_sde` solvers are the baselines.
    "calibrated" rows sample on a grid fitted by `samplers.calibrate_grid` to 256 pilot
    trajectories drawn from other noise than the evaluated samples' (fit time reported).
+   Also a 32-D mixture of 5 anisotropic components of unequal weight (VP). "learned" rows sample
+   with a solver fitted by `samplers.fit_learned_solver` to 512 pilot trajectories (same pilot
+   noise as the calibrated grids). `last_step`: the multistep solvers with and without
+   `lower_order_final`. `peers`: diffusers' and k-diffusion's samplers (benchmarks/peers.py).
 2. Sampling overhead: a fixed-step sampler's wall time / (NFE x one jitted score evaluation) for
    a small DDPM++ U-Net on 16x16 images (random weights; the cost does not depend on them).
 3. The jitted `ode` sampler (diffrax Dopri5) against scipy's RK45 `solve_ivp` on the host, the
