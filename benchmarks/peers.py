@@ -106,7 +106,7 @@ class Counted:
         sigma = np.broadcast_to(np.asarray(sigma, np.float64), (x.shape[0],))
         with jax.enable_x64(True):
             out = np.asarray(self.denoise(jnp.asarray(x.detach().numpy(), jnp.float64), jnp.asarray(sigma)))
-        return torch.from_numpy(out).to(x.dtype)
+        return torch.from_numpy(np.array(out)).to(x.dtype)
 
 
 def run_diffusers(cls, options: dict, n_steps: int, noise: np.ndarray, denoise):
