@@ -95,9 +95,13 @@ def main(argv):
         except ValueError as e:
             print("error: " + " ".join(str(e).split()), file=sys.stderr)
             sys.exit(2)
-        print(f"pilot relative error against the converged ODE: {fit.initial_error:.3g} (initial grid) -> "
-              f"{fit.final_error:.3g} (fitted); wrote {path} and {png}\n"
-              f"sample with it: --config.sampling.grid={path}")
+        if path.endswith(".npz"):  # a learned solver: the options it was fitted for go with it
+            use = (f"--config.sampling.method=learned --config.sampling.nfe={fit.solver.nfe} "
+                   f"--config.sampling.learned_solver={path}")
+        else:
+            use = f"--config.sampling.grid={path}"
+        print(f"pilot relative error against the converged ODE: {fit.initial_error:.3g} (initial) -> "
+              f"{fit.final_error:.3g} (fitted); wrote {path} and {png}\nsample with it: {use}")
     elif FLAGS.mode == "conditional":
         from training import controllable
 

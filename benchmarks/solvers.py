@@ -1,8 +1,9 @@
 """The sampler benchmark (project issue 4): quality against NFE, wall time, sampling overhead.
 
-    python -m benchmarks.solvers --workdir DIR [--quick]
+    python -m benchmarks.solvers --workdir DIR [--quick] [--sections analytic,last_step,overhead,scipy,peers]
+        [--problems mixture2d_vp,mixture64d_vp,mixture64d_ve,aniso32d_vp] [--nfes 10,20] [--rows unipc-2,learned]
 
-writes DIR/benchmark.md (also printed) and DIR/solvers_<problem>.png. Sections:
+writes DIR/benchmark.md (also printed) and DIR/solvers_<problem>.png. Sections (all by default):
 
 1. Analytic problems with the exact score: Gaussian mixtures in 2 and 64 dimensions (component
    std 0.3) under the VP SDE (and VE in 64-D). For each sampler and NFE: (a) for deterministic
@@ -13,6 +14,10 @@ writes DIR/benchmark.md (also printed) and DIR/solvers_<problem>.png. Sections:
    sample. PC, Euler--Maruyama and the adaptive `ode` / `adaptive_sde` solvers are the baselines.
    "calibrated" rows sample on a grid fitted by `samplers.calibrate_grid` to 256 pilot
    trajectories drawn from other noise than the evaluated samples' (fit time reported).
+   Also a 32-D mixture of 5 anisotropic components of unequal weight (VP). "learned" rows sample
+   with a solver fitted by `samplers.fit_learned_solver` to 512 pilot trajectories (same pilot
+   noise as the calibrated grids). `last_step`: the multistep solvers with and without
+   `lower_order_final`. `peers`: diffusers' and k-diffusion's samplers (benchmarks/peers.py).
 2. Sampling overhead: a fixed-step sampler's wall time / (NFE x one jitted score evaluation) for
    a small DDPM++ U-Net on 16x16 images (random weights; the cost does not depend on them).
 3. The jitted `ode` sampler (diffrax Dopri5) against scipy's RK45 `solve_ivp` on the host, the
@@ -41,9 +46,11 @@ from sde_lib import SDE, VESDE, VPSDE, GaussianMixture
 
 NFES = (5, 10, 15, 20, 30, 40, 50, 100, 1000)
 QUICK_NFES = (10, 20)
-DETERMINISTIC = {"ddim", "dpm_solver", "dpmpp_2m", "dpmpp_3m", "unipc", "edm_heun", "ode"}
+DETERMINISTIC = {"ddim", "dpm_solver", "dpmpp_2m", "dpmpp_3m", "unipc", "edm_heun", "ode", "learned"}
 CALIBRATED = "calibrated"  # grid option of an Entry: fit the grid with calibrate_grid first
 CALIBRATION = dict(pilot=256, n_iters=200, max_nfe=50)
+TO_FIT = "fit"  # learned_solver option of an Entry: fit it with fit_learned_solver first
+LEARNING = dict(pilot=512, n_iters=200, learning_rate=0.02, coefficient_rate=0.003, max_nfe=20)
 
 
 class Entry(NamedTuple):
@@ -87,6 +94,14 @@ def calibrated_entries(nfes, families=(("unipc-2", "unipc", {"order": 2}), ("uni
             for n in nfes if n <= CALIBRATION["max_nfe"]]
 
 
+def learned_entries(nfes, families=(("unipc-2", {"base": "unipc", "order": 2}),
+                                    ("unipc-3", {"base": "unipc", "order": 3}))) -> list[Entry]:
+    """Learned solvers (`samplers.fit_learned_solver`) started from these bases (NFE up to
+    LEARNING['max_nfe'])."""
+    return [Entry(f"{label} learned", "learned", {**o, "learned_solver": TO_FIT}, n) for label, o in families
+            for n in nfes if n <= LEARNING["max_nfe"]]
+
+
 def adaptive_entries(quick: bool = False) -> list[Entry]:
     entries = [
         Entry("ode dopri5 tol 1e-3", "ode", {"solver": "dopri5", "rtol": 1e-3, "atol": 1e-3}),
@@ -113,6 +128,18 @@ def calibrate_entry(sde: SDE, score_fn, shape, entry: Entry, key) -> tuple[Entry
     return entry._replace(options={**options, "grid": fit.grid}), info
 
 
+def fit_entry(sde: SDE, score_fn, shape, entry: Entry, key) -> tuple[Entry, dict]:
+    """`entry` with its TO_FIT learned solver replaced by one fitted on pilot noise from `key`."""
+    from samplers import fit_learned_solver
+
+    options = {k: v for k, v in entry.options.items() if k != "learned_solver"}
+    settings = {k: v for k, v in LEARNING.items() if k not in ("pilot", "max_nfe")}
+    fit = fit_learned_solver(sde, (LEARNING["pilot"],) + tuple(shape[1:]), score_fn, key=key, nfe=entry.nfe,
+                             progress=False, **settings, **options)
+    info = {"fit_seconds": fit.seconds, "pilot_err": fit.final_error, "pilot_err_init": fit.initial_error}
+    return entry._replace(options={"learned_solver": fit.solver}), info
+
+
 def build_sampler(sde: SDE, shape, entry: Entry):
     """The sample_fn of `entry`; PC's NFE budget becomes its number of noise levels N."""
     options = dict(entry.options)
@@ -120,7 +147,7 @@ def build_sampler(sde: SDE, shape, entry: Entry):
         per_level = 1 + (options.get("corrector", "langevin") != "none")
         sde = dataclasses.replace(sde, N=max(entry.nfe // per_level, 1))
         options["denoise"] = False
-    elif entry.nfe is not None:
+    elif entry.nfe is not None and "learned_solver" not in options:
         options["nfe"] = entry.nfe
     else:
         options.setdefault("denoise", False)
@@ -142,6 +169,12 @@ def mixture_score(sde: SDE, gm: GaussianMixture, std: float):
         return jnp.einsum("bk,bkd->bd", jax.nn.softmax(logits, -1), diff) / var
 
     return score
+
+
+def grids_sigma_range(sde: SDE) -> tuple[float, float]:
+    """(sigma_EDM(eps), sigma_EDM(T)) = sigma / alpha at the sampler's end and start times."""
+    sig = lambda t: float(jnp.exp(-sde.log_snr(jnp.asarray(t))))  # noqa: E731
+    return sig(sde.sampling_eps), sig(sde.T)
 
 
 def mixture_log_prob(gm: GaussianMixture, std: float):
@@ -216,6 +249,8 @@ def evaluate_samplers(sde: SDE, score_fn, data_ref, shape, methods_and_nfes, key
         extra = {}
         if isinstance(entry.options.get("grid"), str) and entry.options["grid"] == CALIBRATED:
             entry, extra = calibrate_entry(sde, score_fn, shape, entry, pilot_key)
+        elif isinstance(entry.options.get("learned_solver"), str) and entry.options["learned_solver"] == TO_FIT:
+            entry, extra = fit_entry(sde, score_fn, shape, entry, pilot_key)
         sample_fn = build_sampler(sde, shape, entry)
         run = jax.jit(lambda k, x0, f=sample_fn: f(k, score_fn, x0))
         (x, nfe), seconds = _timed(run, key, x_init)
@@ -322,40 +357,125 @@ def format_section(title: str, rows, nfes) -> str:
             "Adaptive solvers:", "", adaptive_table(rows), ""]
     if any("fit_seconds" in r for r in rows):
         out += [f"Calibrated grids (`samplers.calibrate_grid`, {CALIBRATION['pilot']} pilot trajectories from "
-                f"other noise, {CALIBRATION['n_iters']} Adam steps; the error on the pilot batch itself):", "",
+                f"other noise, {CALIBRATION['n_iters']} Adam steps) and learned solvers "
+                f"(`samplers.fit_learned_solver`, {LEARNING['pilot']} pilot trajectories from the same other noise, "
+                f"{LEARNING['n_iters']} Adam steps); the error on the pilot batch itself:", "",
                 calibration_table(rows), ""]
     if has_ref:
         out += [best_fixed_step(rows), ""]
     return "\n".join(out)
 
 
-def analytic_section(workdir: Path, *, quick: bool) -> str:
-    nfes = QUICK_NFES if quick else NFES
-    problems = [(2, "vp"), (64, "vp")] + ([] if quick else [(64, "ve")])
+def anisotropic_problem(dim: int = 32, n_components: int = 5) -> GaussianMixture:
+    """Means ~ N(0, I) (seed 1); covariances R diag(s^2) R^T with R a random rotation and s from
+    0.1 to 0.6 (log-uniform); weights 0.35, 0.25, 0.2, 0.12, 0.08 (for 5 components)."""
+    rng = np.random.default_rng(1)
+    means = rng.standard_normal((n_components, dim))
+    covs = []
+    for _ in range(n_components):
+        rot, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
+        scales = np.exp(rng.uniform(np.log(0.1), np.log(0.6), dim))
+        covs.append((rot * scales**2) @ rot.T)
+    weights = np.array([0.35, 0.25, 0.2, 0.12, 0.08])[:n_components] if n_components == 5 else None
+    weights = np.full(n_components, 1 / n_components) if weights is None else weights / weights.sum()
+    return GaussianMixture(jnp.asarray(weights, jnp.float32), jnp.asarray(means, jnp.float32),
+                           jnp.asarray(covs, jnp.float32))
+
+
+class Problem(NamedTuple):
+    title: str
+    sde: SDE
+    gm: GaussianMixture
+    score_fn: object
+    log_prob: object
+    seed: int  # keys the data and the prior draws
+
+
+def problems() -> dict[str, Problem]:
+    """The analytic problems by name (the exact score and log-density of each)."""
+    out = {}
+    for dim, sde_name in ((2, "vp"), (64, "vp"), (64, "ve")):
+        sde, gm = (VPSDE() if sde_name == "vp" else VESDE()), mixture_problem(dim)
+        out[f"mixture{dim}d_{sde_name}"] = Problem(
+            f"{dim}-D Gaussian mixture (8 components, std 0.3), {sde_name.upper()} SDE", sde, gm,
+            mixture_score(sde, gm, 0.3), mixture_log_prob(gm, 0.3), dim)
+    sde, gm = VPSDE(), anisotropic_problem()
+    out["aniso32d_vp"] = Problem("32-D anisotropic Gaussian mixture (5 components of unequal weight, component "
+                                 "stds 0.1-0.6), VP SDE", sde, gm, gm.score_fn(sde),
+                                 jax.jit(lambda x: gm.log_prob(x)), 32)
+    return out
+
+
+FULL_PROBLEMS = ("mixture2d_vp", "mixture64d_vp", "mixture64d_ve", "aniso32d_vp")
+QUICK_PROBLEMS = ("mixture2d_vp", "mixture64d_vp")
+
+
+def analytic_entries(name: str, nfes, quick: bool) -> list[Entry]:
+    """Every fixed-step family; calibrated grids and learned solvers on the VP problems (all three
+    calibrated families on the 64-D and 32-D ones)."""
+    entries = fixed_step_entries(nfes, quick)
+    if name in ("mixture64d_vp", "aniso32d_vp") and not quick:
+        entries += calibrated_entries(nfes)
+    else:
+        entries += calibrated_entries(nfes, families=(("unipc-2", "unipc", {"order": 2}),))
+    if name.endswith("_vp"):
+        entries += learned_entries(nfes)
+    return entries + adaptive_entries(quick)
+
+
+def analytic_section(workdir: Path, *, quick: bool, names=None, nfes=None, rows_filter=None) -> str:
+    """The analytic problems `names` (default: all, or the quick ones); `rows_filter(label)` keeps rows."""
+    nfes = tuple(nfes or (QUICK_NFES if quick else NFES))
+    names = names or (QUICK_PROBLEMS if quick else FULL_PROBLEMS)
     batch = 128 if quick else 1000
     out = []
-    for dim, sde_name in problems:
-        sde = VPSDE() if sde_name == "vp" else VESDE()
-        gm = mixture_problem(dim)
-        key_data, key_prior = jax.random.split(jax.random.PRNGKey(dim))
-        data = gm.sample(key_data, 6 * batch)
-        families = None if (dim, sde_name) == (64, "vp") and not quick else (("unipc-2", "unipc", {"order": 2}),)
-        calibrated = calibrated_entries(nfes, **({} if families is None else {"families": families}))
-        entries = fixed_step_entries(nfes, quick) + calibrated + adaptive_entries(quick)
-        rows = evaluate_samplers(sde, mixture_score(sde, gm, 0.3), data, (batch, dim), entries, key_prior,
-                                 log_prob=mixture_log_prob(gm, 0.3))
-        name = f"mixture{dim}d_{sde_name}"
-        plot_problem(rows, f"{dim}-D mixture, {sde_name.upper()} SDE", workdir / f"solvers_{name}.png")
-        title = f"{dim}-D Gaussian mixture (8 components, std 0.3), {sde_name.upper()} SDE, {batch} samples"
-        out.append(format_section(title, rows, nfes))
+    for name in names:
+        prob = problems()[name]
+        key_data, key_prior = jax.random.split(jax.random.PRNGKey(prob.seed))
+        data = prob.gm.sample(key_data, 6 * batch)
+        entries = [e for e in analytic_entries(name, nfes, quick) if rows_filter is None or rows_filter(e.label)]
+        rows = evaluate_samplers(prob.sde, prob.score_fn, data, (batch, prob.gm.dim), entries, key_prior,
+                                 log_prob=prob.log_prob)
+        plot_problem(rows, prob.title.split(" (")[0] + ", " + type(prob.sde).__name__, workdir / f"solvers_{name}.png")
+        out.append(format_section(f"{prob.title}, {batch} samples", rows, nfes))
+    return "\n".join(out)
+
+
+LAST_STEP_FAMILIES = (("dpmpp_2m", "dpmpp_2m", {}), ("dpmpp_3m", "dpmpp_3m", {}), ("unipc-2", "unipc", {"order": 2}),
+                      ("unipc-3", "unipc", {"order": 3}), ("dpmpp_2m karras", "dpmpp_2m", {"grid": "karras"}))
+
+
+def last_step_section(*, quick: bool, names=None, nfes=None) -> str:
+    """Relative error with and without `lower_order_final` (the last steps at order 1, as in
+    DPM-Solver++ and UniPC's official code, or at the full order, as k-diffusion's dpmpp_2m)."""
+    nfes = tuple(nfes or ((10, 20) if quick else (5, 10, 15, 20, 30, 50, 100)))
+    names = names or (("mixture64d_vp",) if quick else ("mixture2d_vp", "mixture64d_vp", "mixture64d_ve",
+                                                        "aniso32d_vp"))
+    batch = 128 if quick else 1000
+    out = []
+    for name in names:
+        prob = problems()[name]
+        entries = [Entry(f"{label}, final order {'1' if low else 'full'}", m, {**o, "lower_order_final": low}, n)
+                   for label, m, o in LAST_STEP_FAMILIES for low in (True, False) for n in nfes]
+        key_data, key_prior = jax.random.split(jax.random.PRNGKey(prob.seed))
+        data = prob.gm.sample(key_data, 6 * batch)
+        rows = evaluate_samplers(prob.sde, prob.score_fn, data, (batch, prob.gm.dim), entries, key_prior)
+        out += [f"#### {prob.title}, {batch} samples", "", "Relative RMS error against the converged solution:", "",
+                pivot_table(rows, "rel_err", "err", nfes), "",
+                "Median per-sample error (samples ending in another mode):", "",
+                pivot_table(rows, "median_flips", "mf", nfes), ""]
     return "\n".join(out)
 
 
 def best_fixed_step(rows) -> str:
     """The cheapest fixed-step configuration reaching each error level, on named and on fitted grids."""
     out = []
-    for kind, fitted in (("grids fixed in advance", False), ("calibrated grids", True)):
-        pool = [r for r in rows if r["budget"] is not None and ("fit_seconds" in r) == fitted]
+    def kind_of(r):
+        return "learned" if r["method"] == "learned" else "calibrated" if "fit_seconds" in r else "fixed"
+
+    for kind, name in (("grids fixed in advance", "fixed"), ("calibrated grids", "calibrated"),
+                       ("learned solvers", "learned")):
+        pool = [r for r in rows if r["budget"] is not None and kind_of(r) == name]
         if not pool:
             continue
         lines = []
@@ -372,7 +492,7 @@ def best_fixed_step(rows) -> str:
 
 
 def calibration_table(rows) -> str:
-    lines = ["| sampler | NFE | pilot rel. error, logsnr grid | pilot rel. error, fitted | fit time (s) |",
+    lines = ["| sampler | NFE | pilot rel. error, base on logsnr grid | pilot rel. error, fitted | fit time (s) |",
              "|---|---|---|---|---|"]
     for r in rows:
         if "fit_seconds" in r:
@@ -467,8 +587,18 @@ def scipy_section(*, quick: bool) -> str:
     return "\n".join(lines)
 
 
-def run(workdir, *, quick: bool = False) -> str:
-    """Runs the benchmark; writes workdir/benchmark.md and the PNG plots; returns the Markdown."""
+SECTIONS = ("analytic", "last_step", "overhead", "scipy", "peers")
+
+
+def run(workdir, *, quick: bool = False, sections=SECTIONS, problem_names=None, nfes=None, rows_filter=None) -> str:
+    """Runs the benchmark's `sections`; writes workdir/benchmark.md and the PNG plots; returns the
+    Markdown. `problem_names`, `nfes` and `rows_filter(label) -> bool` narrow the analytic sections."""
+    for section in sections:
+        if section not in SECTIONS:
+            raise ValueError(f"unknown benchmark section {section!r}; valid: {list(SECTIONS)}")
+    for name in problem_names or ():
+        if name not in FULL_PROBLEMS:
+            raise ValueError(f"unknown benchmark problem {name!r}; valid: {list(FULL_PROBLEMS)}")
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -480,17 +610,23 @@ def run(workdir, *, quick: bool = False) -> str:
         "DPM-Solver++, `karras` for EDM, `lower_order_final=True`, no final denoising); PC and "
         "Euler--Maruyama get N = NFE / 2 and N = NFE noise levels.",
         "",
-        analytic_section(workdir, quick=quick),
-        "### Sampling overhead",
-        "",
-        overhead_section(quick=quick),
-        "",
-        "### Jitted probability-flow ODE against the host-side scipy solve",
-        "",
-        scipy_section(quick=quick),
-        "",
-        f"Total benchmark time: {time.perf_counter() - start:.0f} s.",
     ]
+    if "analytic" in sections:
+        parts += [analytic_section(workdir, quick=quick, names=problem_names, nfes=nfes, rows_filter=rows_filter)]
+    if "last_step" in sections:
+        parts += ["### The last steps: lowered to order 1 or not", "",
+                  last_step_section(quick=quick, names=problem_names, nfes=nfes)]
+    if "overhead" in sections:
+        parts += ["### Sampling overhead", "", overhead_section(quick=quick), ""]
+    if "scipy" in sections:
+        parts += ["### Jitted probability-flow ODE against the host-side scipy solve", "", scipy_section(quick=quick),
+                  ""]
+    if "peers" in sections:
+        from benchmarks.peers import peers_section
+
+        parts += ["### Other implementations (diffusers, k-diffusion) on the same problems", "",
+                  peers_section(quick=quick, names=problem_names), ""]
+    parts.append(f"Total benchmark time: {time.perf_counter() - start:.0f} s.")
     text = "\n".join(parts) + "\n"
     (workdir / "benchmark.md").write_text(text)
     print(text)
@@ -501,8 +637,17 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", required=True, help="where benchmark.md and the plots go")
     parser.add_argument("--quick", action="store_true", help="a reduced run (about two minutes)")
+    parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
+    parser.add_argument("--problems", default=None, help=f"comma-separated subset of {FULL_PROBLEMS}")
+    parser.add_argument("--nfes", default=None, help="comma-separated NFE budgets of the analytic sections")
+    parser.add_argument("--rows", default=None,
+                        help="comma-separated words: keep the analytic rows whose label contains one of them")
     args = parser.parse_args(argv)
-    run(args.workdir, quick=args.quick)
+    split = lambda v: [w for w in v.split(",") if w] if v else None  # noqa: E731
+    words = split(args.rows)
+    run(args.workdir, quick=args.quick, sections=split(args.sections), problem_names=split(args.problems),
+        nfes=[int(n) for n in split(args.nfes)] if args.nfes else None,
+        rows_filter=(lambda label: any(w in label for w in words)) if words else None)
 
 
 if __name__ == "__main__":

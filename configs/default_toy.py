@@ -2,6 +2,8 @@
 
 Run:  python main.py --config configs/default_toy.py --workdir workdir/toy --mode train
       python main.py --config configs/default_toy.py --workdir workdir/toy --mode sample
+      python main.py --config configs/default_toy.py --workdir workdir/toy --mode calibrate \
+          --config.sampling.method=learned --config.sampling.nfe=10   # prints how to sample with it
 Expect: ~1.5 min of training on 2 CPU cores; samples/samples_8000.png shows the checkerboard.
 """
 
@@ -43,8 +45,12 @@ def get_config():
     sampling.nfe = 20  # fast samplers: score evaluations per sample
     sampling.grid = "logsnr"  # fast samplers: uniform_t | logsnr | karras | a .npy grid from --mode calibrate
     sampling.order = ml_collections.config_dict.placeholder(int)  # dpm_solver, unipc: 1 | 2 | 3; None: default 3
-    sampling.variant = "bh2"  # unipc: B(h) = e^h - 1 (bh2) or h (bh1)
-    sampling.calibration_pilot = 256  # --mode calibrate: pilot trajectories the grid is fitted to
+    sampling.variant = "bh2"  # unipc, learned: B(h) = e^h - 1 (bh2) or h (bh1)
+    # learned: a .npz written by --mode calibrate with sampling.method=learned (its nfe, order, base,
+    # variant and noise_removal must be given as fitted); None: the unfitted solver, i.e. its base
+    sampling.learned_solver = ml_collections.config_dict.placeholder(str)
+    sampling.base = "unipc"  # learned: the solver whose coefficients the fit starts from: unipc | dpmpp
+    sampling.calibration_pilot = 256  # --mode calibrate: pilot trajectories the grid (or learned solver) is fitted to
     sampling.calibration_iters = 200  # --mode calibrate: Adam steps of the fit
     sampling.batch_size = 2000  # samples drawn by --mode sample and at snapshots
 

@@ -159,6 +159,15 @@ def _check_names(config) -> None:
                                     "calibrate)")
     else:
         _choice(config, "sampling.grid", grids.GRIDS + ("<path>.npy",), required=False)
+    learned_file = _get(config, "sampling.learned_solver", required=False)
+    if learned_file is not None:
+        if not isinstance(learned_file, str) or not learned_file.endswith(".npz"):
+            raise ValueError(f"{_describe('sampling.learned_solver', learned_file)} must be the path of a .npz "
+                             "written by --mode calibrate with sampling.method=learned")
+        if not os.path.isfile(os.path.expanduser(learned_file)):
+            raise FileNotFoundError(f"{_describe('sampling.learned_solver', learned_file)} does not exist (write "
+                                    "one with --mode calibrate --config.sampling.method=learned)")
+    _choice(config, "sampling.base", samplers.learned.BASES, required=False)
     optimizer = _get(config, "optim.optimizer")
     if not isinstance(optimizer, str) or optimizer.lower() != "adam":
         raise ValueError(f"{_describe('optim.optimizer', optimizer)} is not a known name; valid: ['Adam']")

@@ -8,7 +8,7 @@ here knows about networks or configs, and nothing asks what type of SDE it was g
 
 from __future__ import annotations
 
-from samplers import adaptive_sde, dpm_solver, edm, ode, pc, unipc
+from samplers import adaptive_sde, dpm_solver, edm, learned, ode, pc, unipc
 from samplers._common import SampleFn, per_sample_keys, tweedie_denoise
 from samplers.calibrate import GridFit, calibrate_grid
 from samplers.controllable import (
@@ -17,6 +17,7 @@ from samplers.controllable import (
     get_conditional_sampler,
     get_inpaint_sampler,
 )
+from samplers.learned import LearnedSolver, SolverFit, fit_learned_solver, load_learned_solver, save_learned_solver
 from samplers.likelihood import bits_per_dim, get_bpd_fn, get_likelihood_fn
 from samplers.ode import flow
 from sde_lib import SDE
@@ -33,6 +34,7 @@ METHODS = {
     "edm_heun": edm.get_edm_heun_sampler,
     "edm_stochastic": edm.get_edm_stochastic_sampler,
     "adaptive_sde": adaptive_sde.get_adaptive_sde_sampler,
+    "learned": learned.get_learned_sampler,
 }
 
 
@@ -55,7 +57,8 @@ def get_sampler(sde: SDE, shape, method: str = "pc", **options) -> SampleFn:
 
 
 __all__ = [
-    "get_sampler", "METHODS", "SampleFn", "flow", "calibrate_grid", "GridFit", "per_sample_keys", "tweedie_denoise",
+    "get_sampler", "METHODS", "SampleFn", "flow", "calibrate_grid", "GridFit",
+    "fit_learned_solver", "SolverFit", "LearnedSolver", "load_learned_solver", "save_learned_solver", "per_sample_keys", "tweedie_denoise",
     "get_likelihood_fn", "get_bpd_fn", "bits_per_dim",
     "get_inpaint_sampler", "get_colorization_sampler", "get_conditional_sampler", "get_classifier_grad_fn",
 ]

@@ -43,6 +43,32 @@ class GridFit(NamedTuple):
     initial_grid: np.ndarray  # [n_steps + 1] the starting times (init)
 
 
+def pilot_and_teacher(sde: SDE, shape, score_fn, *, key, eps: float, tol: float, denoise: bool):
+    """The pilot batch x_T ([B, ...], drawn from the prior with `key` as a sampler would) and the
+    converged probability-flow solution from it (diffrax Dopri5 at rtol = atol = tol; then Tweedie
+    denoised if `denoise`): what a fitted sampler is compared with."""
+    x_pilot, _ = _common.init_samples(sde, shape, key, None)
+    teacher, _ = jax.jit(lambda x: flow(sde, score_fn, x, t0=sde.T, t1=eps, rtol=tol, atol=tol,
+                                        solver="dopri5"))(x_pilot)
+    if denoise:
+        teacher = _common.tweedie_denoise(sde, score_fn, teacher, eps)
+    return x_pilot, teacher
+
+
+def grid_from_logits(sde: SDE, eps: float, theta):
+    """The grid whose log-SNR steps are the fractions softmax(theta) of lambda(eps) - lambda(T):
+    [len(theta) + 1] times from T to eps, strictly decreasing for any finite theta."""
+    lam_start, lam_end = sde.log_snr(jnp.asarray(sde.T)), sde.log_snr(jnp.asarray(eps))
+    frac = jnp.concatenate([jnp.zeros(1), jnp.cumsum(jax.nn.softmax(theta))])
+    ts = sde.t_from_log_snr(lam_start + (lam_end - lam_start) * frac)
+    return ts.at[0].set(sde.T).at[-1].set(eps)
+
+
+def grid_logits(sde: SDE, ts):
+    """theta with grid_from_logits(sde, ts[-1], theta) = ts (up to rounding)."""
+    return jnp.log(jnp.diff(sde.log_snr(jnp.asarray(ts))))
+
+
 def calibrate_grid(
     sde: SDE,
     shape,
@@ -79,19 +105,10 @@ def calibrate_grid(
     n_steps = first.n_steps
     ts0 = grids.timesteps(sde, n_steps, grid=init, eps=eps, rho=options.get("rho", 7.0))
 
-    x_pilot, _ = _common.init_samples(sde, shape, key, None)
-    teacher, _ = jax.jit(lambda x: flow(sde, score_fn, x, t0=sde.T, t1=eps, rtol=teacher_tol, atol=teacher_tol,
-                                        solver="dopri5"))(x_pilot)
-    if options.get("denoise", False):
-        teacher = _common.tweedie_denoise(sde, score_fn, teacher, eps)
+    x_pilot, teacher = pilot_and_teacher(sde, shape, score_fn, key=key, eps=eps, tol=teacher_tol,
+                                         denoise=options.get("denoise", False))
     scale = jnp.mean(teacher**2)
-
-    lam_start, lam_end = sde.log_snr(jnp.asarray(sde.T)), sde.log_snr(jnp.asarray(eps))
-
-    def grid_of(theta):
-        frac = jnp.concatenate([jnp.zeros(1), jnp.cumsum(jax.nn.softmax(theta))])
-        ts = sde.t_from_log_snr(lam_start + (lam_end - lam_start) * frac)
-        return ts.at[0].set(sde.T).at[-1].set(eps)
+    grid_of = lambda theta: grid_from_logits(sde, eps, theta)  # noqa: E731
 
     def loss(theta):
         sample_fn = get_sampler(sde, shape, method, grid=grid_of(theta), **options)
@@ -107,7 +124,7 @@ def calibrate_grid(
         updates, new_state = optimizer.update(jnp.where(finite, grad, 0.0), opt_state)
         return optax.apply_updates(theta, updates), new_state, value
 
-    theta = jnp.log(jnp.diff(sde.log_snr(ts0)))  # softmax(theta) = the initial grid's steps
+    theta = grid_logits(sde, ts0)
     opt_state = optimizer.init(theta)
     best, best_theta, errors = np.inf, theta, []
     bar = tqdm(range(n_iters), desc=f"calibrating {method} grid ({n_steps} steps)", disable=not progress)

@@ -176,28 +176,43 @@ def sample(exp: Experiment, workdir: str) -> tuple[str, str]:
     return npz, png
 
 
-def calibrate(exp: Experiment, workdir: str, *, pilot: int, n_iters: int) -> tuple[str, str, samplers.GridFit]:
-    """Fits the time grid of the experiment's fixed-step sampler to the newest checkpoint's EMA score
-    (`samplers.calibrate_grid`); writes grids/<method>_nfe<K>.npy (use it as sampling.grid) and a
-    picture of the grid and of the fit."""
-    if exp.sampling_method not in samplers.calibrate.CALIBRATABLE:
-        raise ValueError(f"--mode calibrate fits the grid of a deterministic fixed-step sampler, got "
-                         f"sampling.method={exp.sampling_method!r}; valid: {sorted(samplers.calibrate.CALIBRATABLE)}")
+def calibrate(exp: Experiment, workdir: str, *, pilot: int, n_iters: int):
+    """Fits the experiment's fixed-step sampler to the newest checkpoint's EMA score: its time grid
+    (`samplers.calibrate_grid`; writes grids/<method>_nfe<K>.npy, use it as sampling.grid), or, for
+    sampling.method=learned, its coefficients and times (`samplers.fit_learned_solver`; writes
+    grids/learned_nfe<K>.npz, use it as sampling.learned_solver); and a picture of the grid and of
+    the fit. Returns (path, png, fit) with fit a GridFit or a SolverFit."""
+    learned = exp.sampling_method == "learned"
+    if not learned and exp.sampling_method not in samplers.calibrate.CALIBRATABLE:
+        valid = sorted(samplers.calibrate.CALIBRATABLE + ("learned",))
+        raise ValueError(f"--mode calibrate fits a deterministic fixed-step sampler, got "
+                         f"sampling.method={exp.sampling_method!r}; valid: {valid}")
     state = restore_state(exp, workdir, parallel.make_mesh(1))
     score_fn = models.bind_params(models.get_score_fn(exp.sde, exp.model), state.ema_params)
     options = dict(exp.sampling_options)
-    init = options.pop("grid", "logsnr")
-    fit = samplers.calibrate_grid(exp.sde, (pilot,) + exp.data_shape, exp.sampling_method, score_fn,
-                                  key=jax.random.PRNGKey(exp.seed + 3), n_iters=n_iters, init=init, **options)
+    key = jax.random.PRNGKey(exp.seed + 3)
+    shape = (pilot,) + exp.data_shape
     out_dir = os.path.join(workdir, "grids")
     os.makedirs(out_dir, exist_ok=True)
-    name = f"{exp.sampling_method}_nfe{options.get('nfe', '')}"
-    path = os.path.join(out_dir, f"{name}.npy")
-    with open(path + ".tmp", "wb") as f:
-        np.save(f, fit.grid)
-    os.replace(path + ".tmp", path)
+    if learned:  # start from the configured file if there is one, else from the base on the logsnr grid
+        init = samplers.load_learned_solver(options.pop("learned_solver")) if "learned_solver" in options else "logsnr"
+        fit = samplers.fit_learned_solver(exp.sde, shape, score_fn, key=key, n_iters=n_iters, init=init, **options)
+        grid, name = fit.solver.times, f"learned_nfe{fit.solver.nfe}"
+        path = samplers.save_learned_solver(os.path.join(out_dir, f"{name}.npz"), fit.solver)
+        what = f"learned {fit.solver.base}-{fit.solver.order}"
+    else:
+        init = options.pop("grid", "logsnr")
+        fit = samplers.calibrate_grid(exp.sde, shape, exp.sampling_method, score_fn, key=key, n_iters=n_iters,
+                                      init=init, **options)
+        grid, name = fit.grid, f"{exp.sampling_method}_nfe{options.get('nfe', '')}"
+        path = os.path.join(out_dir, f"{name}.npy")
+        with open(path + ".tmp", "wb") as f:
+            np.save(f, fit.grid)
+        os.replace(path + ".tmp", path)
+        what = exp.sampling_method
+    initial = fit.initial_times if learned else fit.initial_grid
     log_snr = lambda ts: np.asarray(exp.sde.log_snr(jnp.asarray(ts)))  # noqa: E731
     png = visualize.save_grid_plot(
-        os.path.join(out_dir, f"{name}.png"), log_snr(fit.grid), log_snr(fit.initial_grid), fit.errors,
-        f"{exp.sampling_method}, {len(fit.grid) - 1} steps, step {int(state.step)} checkpoint")
+        os.path.join(out_dir, f"{name}.png"), log_snr(grid), log_snr(initial), fit.errors,
+        f"{what}, {len(grid) - 1} steps, step {int(state.step)} checkpoint")
     return path, png, fit
