@@ -35,6 +35,7 @@ def get_config():
     model.name = "ddpmpp"
     model.sigma_max = 30.0  # VE: about the largest distance between two images
     model.ema_rate = 0.999
+    model.sigma_data = 0.5  # edm: images in [-1, 1]
     model.nf = 32
     model.ch_mult = (1, 2)
     model.num_res_blocks = 1
@@ -53,7 +54,7 @@ def get_config():
     model.fir = False
     model.fir_kernel = (1, 3, 3, 1)
     model.scale_by_sigma = False
-    for unused in ("width", "num_blocks"):
+    for unused in ("width", "num_blocks", "input_fourier", "input_fourier_scale"):
         del model[unused]
 
     config.optim.lr = 1e-3

@@ -18,7 +18,11 @@ def get_config():
     training.continuous = True  # continuous-time DSM; False: the discrete DDPM (VP) / SMLD (VE) loss
     training.reduce_mean = True  # mean (True) or half the sum (False) of the loss over dimensions
     training.likelihood_weighting = False  # weight g(t)^2 instead of sigma(t)^2 (Song et al. 2021b)
+    training.importance_sampling = False  # with likelihood_weighting: t drawn with density ~ g^2 / sigma^2
+    training.t_sampling = "stratified"  # uniform (independent t) | stratified (one spread-out t per batch slot)
+    training.t_density = "uniform_t"  # uniform_t | uniform_logsnr (lambda(t) uniform: more steps at low noise)
     training.eps = 1e-5  # training times t ~ U(eps, T)
+    training.ema_warmup = True  # EMA decay min(model.ema_rate, (1 + n) / (10 + n)) at step n
     training.batch_size = 256
     training.n_iters = 8000  # optimizer steps in all
     training.n_jitted_steps = 50  # steps per jitted call (one lax.scan); every frequency is a multiple
@@ -62,6 +66,8 @@ def get_config():
     config.model = model = ml_collections.ConfigDict()
     model.name = "mlp"  # mlp | ncsnpp | ddpmpp | ddpm
     model.ema_rate = 0.999
+    model.parameterization = "edm"  # sde (the paper's: the SDE's noise label and output) | edm (Karras et al. 2022)
+    model.sigma_data = 1.0  # edm: the data's standard deviation in c_skip, c_out, c_in and the loss weight
     model.num_scales = 1000  # N: discrete noise levels (PC sampling, discrete training)
     model.beta_min = 0.1  # VP / sub-VP
     model.beta_max = 20.0
@@ -69,12 +75,16 @@ def get_config():
     model.sigma_max = 10.0  # VE: about the largest distance between data points
     model.width = 128  # MLP hidden width
     model.num_blocks = 4  # MLP residual blocks
+    model.input_fourier = 0  # MLP: random Fourier features of the input (0: none)
+    model.input_fourier_scale = 1.0  # MLP: their frequencies' standard deviation (cycles per data unit)
     model.nf = 64  # size of the time embedding
     model.embedding_type = "fourier"  # fourier (of log noise label: suits every SDE) | positional
     model.fourier_scale = 1.0
 
     config.data = data = ml_collections.ConfigDict()
-    data.dataset = "checkerboard"  # checkerboard | swiss_roll | eight_gaussians | two_moons | gaussian_mixture
+    data.dataset = "checkerboard"  # checkerboard | swiss_roll | eight_gaussians | two_moons | gaussian_mixture | array_file
+    data.path = ""  # array_file: a .npy / .npz of vectors [N, D] or images [N, H, W, C] (uint8, or floats in [0, 1])
+    data.key = ""  # array_file: the array's name in a .npz that holds several
     data.centered = True
     data.uniform_dequantization = False
     data.random_flip = False
@@ -86,5 +96,7 @@ def get_config():
     optim.eps = 1e-8
     optim.weight_decay = 0.0
     optim.warmup = 100  # steps of linear learning-rate warm-up
+    optim.decay = "cosine"  # constant | cosine | linear: the learning rate after warm-up, down to final_lr at n_iters
+    optim.final_lr = 0.0
     optim.grad_clip = 1.0  # global-norm clipping; < 0 disables it
     return config
