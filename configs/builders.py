@@ -51,14 +51,17 @@ def build_model(config: ml_collections.ConfigDict):
 
 def loss_options(config: ml_collections.ConfigDict) -> dict:
     """The keyword arguments of `training.losses.get_loss_fn` (EDM's loss weight goes with EDM's
-    preconditioning unless the likelihood weighting is asked for)."""
+    preconditioning unless the likelihood weighting is asked for; the options of the times apply
+    to continuous training only)."""
     training = config.training
+    options = dict(continuous=training.continuous, likelihood_weighting=training.likelihood_weighting,
+                   reduce_mean=training.reduce_mean, eps=training.eps)
+    if not training.continuous:  # the discrete losses draw integer levels uniformly, with their own weights
+        return options
     edm = config.model.get("parameterization", "sde") == "edm" and not training.likelihood_weighting
-    return dict(continuous=training.continuous, likelihood_weighting=training.likelihood_weighting,
-                importance_sampling=training.get("importance_sampling", False),
+    return dict(options, importance_sampling=training.get("importance_sampling", False),
                 t_sampling=training.get("t_sampling", "uniform"), t_density=training.get("t_density", "uniform_t"),
-                edm_sigma_data=config.model.get("sigma_data", 0.5) if edm else None,
-                reduce_mean=training.reduce_mean, eps=training.eps)
+                edm_sigma_data=config.model.get("sigma_data", 0.5) if edm else None)
 
 
 def build_optimizer(config: ml_collections.ConfigDict):

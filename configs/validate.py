@@ -198,12 +198,6 @@ def _check_training(config, devices: int) -> None:
     if _bool(config, "training.importance_sampling", required=False) and not config.training.likelihood_weighting:
         raise ValueError("training.importance_sampling=True draws t for the likelihood weighting; it needs "
                          "training.likelihood_weighting=True")
-    if not config.training.continuous:
-        for field, default in (("t_sampling", "uniform"), ("t_density", "uniform_t"), ("importance_sampling", False)):
-            value = config.training.get(field, default)
-            if value != default:
-                raise ValueError(f"{_describe(f'training.{field}', value)} needs continuous-time training, "
-                                 "got training.continuous=False")
     if config.training.likelihood_weighting and not config.training.continuous:
         raise ValueError("training.likelihood_weighting=True needs continuous-time training, "
                          "got training.continuous=False")
