@@ -66,7 +66,7 @@ def get_config():
     config.model = model = ml_collections.ConfigDict()
     model.name = "mlp"  # mlp | ncsnpp | ddpmpp | ddpm
     model.ema_rate = 0.999
-    model.parameterization = "edm"  # sde (the paper's: the SDE's noise label and output) | edm (Karras et al. 2022)
+    model.parameterization = "sde"  # sde (the paper's: the SDE's noise label and output) | edm (Karras et al. 2022)
     model.sigma_data = 1.0  # edm: the data's standard deviation in c_skip, c_out, c_in and the loss weight
     model.num_scales = 1000  # N: discrete noise levels (PC sampling, discrete training)
     model.beta_min = 0.1  # VP / sub-VP
@@ -75,8 +75,8 @@ def get_config():
     model.sigma_max = 10.0  # VE: about the largest distance between data points
     model.width = 128  # MLP hidden width
     model.num_blocks = 4  # MLP residual blocks
-    model.input_fourier = 0  # MLP: random Fourier features of the input (0: none)
-    model.input_fourier_scale = 1.0  # MLP: their frequencies' standard deviation (cycles per data unit)
+    model.input_fourier = 64  # MLP: random Fourier features of the input (0: none)
+    model.input_fourier_scale = 4.0  # MLP: their frequencies' standard deviation (cycles per data unit)
     model.nf = 64  # size of the time embedding
     model.embedding_type = "fourier"  # fourier (of log noise label: suits every SDE) | positional
     model.fourier_scale = 1.0

@@ -208,15 +208,11 @@ def _check_optim(config) -> None:
     _number(config, "optim.beta1", low=0, high=1, high_open=True)
     _number(config, "optim.eps", low=0, low_open=True)
     _number(config, "optim.weight_decay", low=0)
-    warmup = _int(config, "optim.warmup", minimum=0)
+    _int(config, "optim.warmup", minimum=0)
     _number(config, "optim.grad_clip")
     decay = _choice(config, "optim.decay", state.SCHEDULES, required=False)
     if decay not in (None, "constant"):
         _number(config, "optim.final_lr", low=0, high=config.optim.lr, required=False)
-        n_iters = config.training.n_iters
-        if warmup >= n_iters:
-            raise ValueError(f"{_describe('optim.warmup', warmup)} must be < {_describe('training.n_iters', n_iters)} "
-                             f"for {_describe('optim.decay', decay)}")
 
 
 def _check_model(config) -> None:

@@ -183,8 +183,6 @@ CONFIG_CASES = {
     "importance_without_likelihood": (_toy("training.importance_sampling=True"), "training.importance_sampling=True",
                                       ["likelihood_weighting=True"]),
     "unknown_lr_decay": (_toy("optim.decay=step"), "optim.decay='step'", ["'cosine'", "'linear'"]),
-    "warmup_not_below_n_iters": (_toy("optim.warmup=4000", "training.n_iters=4000"), "optim.warmup=4000",
-                                 ["< training.n_iters=4000"]),
     "final_lr_above_lr": (_toy("optim.final_lr=1.0"), "optim.final_lr=1.0", ["[0,"]),
     "input_fourier_negative": (_toy("model.input_fourier=-1"), "model.input_fourier=-1", [">= 0"]),
     "array_file_without_path": (_toy("data.dataset=array_file"), "data.path=''", [".npy or .npz"]),

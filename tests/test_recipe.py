@@ -102,7 +102,9 @@ def test_schedule_errors_name_arguments():
     with pytest.raises(ValueError, match="decay"):
         lr_schedule(lr=1e-3, decay="step")
     with pytest.raises(ValueError, match="total_steps"):
-        lr_schedule(lr=1e-3, warmup=10, decay="cosine", total_steps=10)
+        lr_schedule(lr=1e-3, warmup=10, decay="cosine", total_steps=None)
+    short = lr_schedule(lr=1e-3, warmup=10, decay="cosine", total_steps=5)  # ends inside its warm-up
+    assert float(short(5)) == pytest.approx(5e-4)
     with pytest.raises(ValueError, match="final_lr"):
         lr_schedule(lr=1e-3, decay="cosine", total_steps=10, final_lr=1.0)
 

@@ -28,7 +28,8 @@ def lr_schedule(*, lr: float, warmup: int = 0, decay: str = "constant", total_st
                 final_lr: float = 0.0) -> optax.Schedule:
     """The learning rate at optimizer step n: a linear warm-up from 0 to `lr` over `warmup` steps,
     then `lr` ("constant"), or a decay to `final_lr` at `total_steps` ("cosine": half a cosine
-    period, Loshchilov & Hutter 2017; "linear"), constant at `final_lr` afterwards."""
+    period, Loshchilov & Hutter 2017; "linear"), constant at `final_lr` afterwards (a run no longer
+    than its warm-up never decays)."""
     if not lr > 0:
         raise ValueError(f"lr must be > 0, got lr={lr!r}")
     if warmup < 0:
@@ -37,14 +38,15 @@ def lr_schedule(*, lr: float, warmup: int = 0, decay: str = "constant", total_st
         raise ValueError(f"decay must be one of {SCHEDULES}, got decay={decay!r}")
     if decay == "constant":
         return optax.linear_schedule(0.0, lr, warmup) if warmup > 0 else optax.constant_schedule(lr)
-    if total_steps is None or not total_steps > warmup:
-        raise ValueError(f"a {decay} decay needs total_steps > warmup, got {total_steps=}, {warmup=}")
+    if not (isinstance(total_steps, int) and total_steps >= 1):
+        raise ValueError(f"a {decay} decay needs total_steps >= 1, got {total_steps=}")
     if not 0 <= final_lr <= lr:
         raise ValueError(f"final_lr must lie in [0, lr={lr}], got final_lr={final_lr!r}")
+    span = max(total_steps - warmup, 1)
     if decay == "cosine":
-        after = optax.cosine_decay_schedule(lr, total_steps - warmup, alpha=final_lr / lr)
+        after = optax.cosine_decay_schedule(lr, span, alpha=final_lr / lr)
     else:
-        after = optax.linear_schedule(lr, final_lr, total_steps - warmup)
+        after = optax.linear_schedule(lr, final_lr, span)
     if warmup == 0:
         return after
     return optax.join_schedules([optax.linear_schedule(0.0, lr, warmup), after], [warmup])
