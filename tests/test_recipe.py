@@ -218,7 +218,10 @@ def test_importance_weighted_loss_is_unbiased(sde_name):
         est[importance] = (vals.mean(), vals.std(ddof=1) / np.sqrt(len(vals)))
     (m0, s0), (m1, s1) = est[False], est[True]
     assert abs(m0 - m1) < 4 * np.hypot(s0, s1), est
-    assert s1 < s0, est  # and with less variance
+    if sde_name == "ve":  # g^2 / sigma^2 = 2 log(sigma_max / sigma_min) is constant: the same draws
+        np.testing.assert_allclose(m1, m0, rtol=1e-5)
+    else:
+        assert s1 < s0, est  # and with less variance
 
 
 def test_loss_option_errors_name_arguments():
