@@ -23,6 +23,7 @@ demo: install
 	$(PY) main.py --config configs/default_toy.py --workdir $(WORKDIR)/toy --mode sample
 	$(PY) main.py --config configs/default_digits.py --workdir $(WORKDIR)/digits --mode train
 	$(PY) main.py --config configs/default_digits.py --workdir $(WORKDIR)/digits --mode sample
+	$(PY) -m benchmarks.recipe --figures $(WORKDIR)
 
 test: install-test
 	$(PY) -m pytest -q -n 2

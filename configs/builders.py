@@ -43,7 +43,33 @@ def build_model(config: ml_collections.ConfigDict):
     kwargs = {k: v for k, v in config.model.items() if k in fields}
     if "centered" in fields:
         kwargs["centered"] = config.data.centered
-    return models.get_model(name, **kwargs)
+    net = models.get_model(name, **kwargs)
+    if config.model.get("parameterization", "sde") == "edm":  # EDM's preconditioning (models/score.py)
+        return models.Preconditioned(net, sigma_data=config.model.get("sigma_data", 0.5))
+    return net
+
+
+def loss_options(config: ml_collections.ConfigDict) -> dict:
+    """The keyword arguments of `training.losses.get_loss_fn` (EDM's loss weight goes with EDM's
+    preconditioning unless the likelihood weighting is asked for; the options of the times apply
+    to continuous training only)."""
+    training = config.training
+    options = dict(continuous=training.continuous, likelihood_weighting=training.likelihood_weighting,
+                   reduce_mean=training.reduce_mean, eps=training.eps)
+    if not training.continuous:  # the discrete losses draw integer levels uniformly, with their own weights
+        return options
+    edm = config.model.get("parameterization", "sde") == "edm" and not training.likelihood_weighting
+    return dict(options, importance_sampling=training.get("importance_sampling", False),
+                t_sampling=training.get("t_sampling", "uniform"), t_density=training.get("t_density", "uniform_t"),
+                edm_sigma_data=config.model.get("sigma_data", 0.5) if edm else None)
+
+
+def build_optimizer(config: ml_collections.ConfigDict):
+    optim = config.optim
+    decay = optim.get("decay", "constant")
+    return get_optimizer(lr=optim.lr, warmup=optim.warmup, grad_clip=optim.grad_clip, beta1=optim.beta1,
+                         eps=optim.eps, weight_decay=optim.weight_decay, decay=decay,
+                         total_steps=config.training.n_iters, final_lr=optim.get("final_lr", 0.0))
 
 
 def build_dataset(config: ml_collections.ConfigDict) -> datasets.Dataset:
@@ -108,11 +134,10 @@ def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
         sde=build_sde(config),
         model=build_model(config),
         dataset=dataset,
-        optimizer=get_optimizer(lr=optim.lr, warmup=optim.warmup, grad_clip=optim.grad_clip, beta1=optim.beta1,
-                                eps=optim.eps, weight_decay=optim.weight_decay),
+        optimizer=build_optimizer(config),
         ema_rate=config.model.ema_rate,
-        loss_options=dict(continuous=training.continuous, likelihood_weighting=training.likelihood_weighting,
-                          reduce_mean=training.reduce_mean, eps=training.eps),
+        ema_warmup=training.get("ema_warmup", False),
+        loss_options=loss_options(config),
         preprocess_options=dict(uniform_dequantization=config.data.uniform_dequantization,
                                 centered=config.data.centered, random_flip=config.data.random_flip),
         n_iters=training.n_iters,

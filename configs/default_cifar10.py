@@ -19,6 +19,9 @@ def get_config():
     training.snapshot_freq = 50_000
     training.snapshot_freq_for_preemption = 10_000
     training.reduce_mean = False
+    # The paper's recipe, so that its checkpoints and results stay reproducible (not the toy/digits recipe).
+    training.ema_warmup = False
+    training.t_sampling = "uniform"
 
     sampling = config.sampling
     sampling.batch_size = 64
@@ -41,11 +44,13 @@ def get_config():
     model.beta_max = 20.0
     model.dropout = 0.1
     model.embedding_type = "fourier"
-    for unused in ("width", "num_blocks"):
+    model.parameterization = "sde"  # the paper's network output (EDM's preconditioning: "edm")
+    for unused in ("width", "num_blocks", "input_fourier", "input_fourier_scale"):
         del model[unused]
 
     optim = config.optim
     optim.lr = 2e-4
     optim.warmup = 5000
     optim.grad_clip = 1.0
+    optim.decay = "constant"
     return config

@@ -2,7 +2,9 @@
 
 Run:  python main.py --config configs/default_digits.py --workdir workdir/digits --mode train
       python main.py --config configs/default_digits.py --workdir workdir/digits --mode sample
-Expect: ~4 min of training on 2 CPU cores; samples/samples_2000.png shows digit-like glyphs.
+Expect: samples/samples_2000.png shows digit-like glyphs; with the previous recipe (constant learning
+rate, no EMA warm-up, uniform t) 2000 steps gave FID 57 against a held-out floor of 35 (README).
+The recipe's options were not measured on the digits in this session (see README, "Training recipe").
 """
 
 from configs import default_toy
@@ -19,7 +21,7 @@ def get_config():
     training.snapshot_freq_for_preemption = 250
 
     sampling = config.sampling
-    sampling.batch_size = 64
+    sampling.batch_size = 300  # as many as the 297 held-out digits that FID's floor is measured with
     sampling.method = "pc"
     sampling.predictor = "euler_maruyama"
     sampling.corrector = "none"
@@ -35,6 +37,7 @@ def get_config():
     model.name = "ddpmpp"
     model.sigma_max = 30.0  # VE: about the largest distance between two images
     model.ema_rate = 0.999
+    model.sigma_data = 0.5  # --config.model.parameterization=edm: images in [-1, 1]
     model.nf = 32
     model.ch_mult = (1, 2)
     model.num_res_blocks = 1
@@ -53,7 +56,7 @@ def get_config():
     model.fir = False
     model.fir_kernel = (1, 3, 3, 1)
     model.scale_by_sigma = False
-    for unused in ("width", "num_blocks"):
+    for unused in ("width", "num_blocks", "input_fourier", "input_fourier_scale"):
         del model[unused]
 
     config.optim.lr = 1e-3

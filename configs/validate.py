@@ -30,9 +30,10 @@ import models
 import samplers
 import sde_lib
 from samplers import grids, ode, pc
+from training import losses, state
 
 # Fields of `model` and `data` that no constructor declares but the builders read.
-_MODEL_EXTRA = {"name", "ema_rate", "num_scales"}
+_MODEL_EXTRA = {"name", "ema_rate", "num_scales", "parameterization", "sigma_data"}
 _DATA_EXTRA = {"dataset", "centered", "uniform_dequantization", "random_flip"}
 # Datasets that read files from `data.data_dir`.
 _FILE_DATASETS = {"cifar10", "image_folder"}
@@ -200,6 +201,12 @@ def _check_training(config, devices: int) -> None:
     for name in ("continuous", "reduce_mean", "likelihood_weighting", "snapshot_sampling", "fsdp"):
         _bool(config, f"training.{name}")
     _bool(config, "training.skip_nonfinite", required=False)
+    _bool(config, "training.ema_warmup", required=False)
+    _choice(config, "training.t_sampling", losses.T_SAMPLING, required=False)
+    _choice(config, "training.t_density", losses.T_DENSITIES, required=False)
+    if _bool(config, "training.importance_sampling", required=False) and not config.training.likelihood_weighting:
+        raise ValueError("training.importance_sampling=True draws t for the likelihood weighting; it needs "
+                         "training.likelihood_weighting=True")
     if config.training.likelihood_weighting and not config.training.continuous:
         raise ValueError("training.likelihood_weighting=True needs continuous-time training, "
                          "got training.continuous=False")
@@ -212,6 +219,9 @@ def _check_optim(config) -> None:
     _number(config, "optim.weight_decay", low=0)
     _int(config, "optim.warmup", minimum=0)
     _number(config, "optim.grad_clip")
+    decay = _choice(config, "optim.decay", state.SCHEDULES, required=False)
+    if decay not in (None, "constant"):
+        _number(config, "optim.final_lr", low=0, high=config.optim.lr, required=False)
 
 
 def _check_model(config) -> None:
@@ -225,6 +235,8 @@ def _check_model(config) -> None:
                              f"SDE (a typo?); valid: {sorted(valid)}")
     _int(config, "model.num_scales")
     _number(config, "model.ema_rate", low=0, high=1, high_open=True)
+    _choice(config, "model.parameterization", models.PARAMETERIZATIONS, required=False)
+    _number(config, "model.sigma_data", low=0, low_open=True, required=False)
     if "beta_min" in config.model:
         _number(config, "model.beta_min", low=0, low_open=True)
     if "beta_max" in config.model:
@@ -253,6 +265,13 @@ def _check_data(config) -> None:
     params = inspect.signature(datasets.DATASETS[name]).parameters
     if "image_size" in params and config.data.get("image_size") is not None:
         _int(config, "data.image_size")
+    if name == "array_file":
+        path = config.data.get("path")
+        if not path:
+            raise ValueError(f"{_describe('data.path', path)} must name a .npy or .npz file "
+                             "(data.dataset='array_file' reads one array)")
+        if not os.path.isfile(os.path.expanduser(str(path))):
+            raise FileNotFoundError(f"{_describe('data.path', path)} does not exist")
     if name in _FILE_DATASETS and not config.data.get("path"):
         data_dir = config.data.get("data_dir")
         if not data_dir:

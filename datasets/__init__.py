@@ -1,5 +1,5 @@
-"""Datasets without TensorFlow: 2-D toy sets, the shipped 8x8 digits, CIFAR-10 (binary) and image
-folders, behind one small interface (`Dataset.train_batch(seed, step, batch_size)`, a pure
+"""Datasets without TensorFlow: 2-D toy sets, the shipped 8x8 digits, CIFAR-10 (binary), image
+folders and arrays in a .npy / .npz file, behind one small interface (`Dataset.train_batch(seed, step, batch_size)`, a pure
 function of its arguments, and `Dataset.eval_batches(batch_size)`), plus pure-JAX preprocessing.
 
     ds = datasets.get_dataset("digits", image_size=16)
@@ -7,6 +7,7 @@ function of its arguments, and `Dataset.eval_batches(batch_size)`), plus pure-JA
     x = datasets.preprocess(key, x, uniform_dequantization=True, centered=True, random_flip=False)
 """
 
+from datasets.arrays import array_file
 from datasets.base import ArrayDataset, Dataset, StreamDataset, check_finite
 from datasets.digits import digits
 from datasets.images import cifar10, image_folder
@@ -23,6 +24,7 @@ DATASETS = {
     "digits": digits,
     "cifar10": cifar10,
     "image_folder": image_folder,
+    "array_file": array_file,
 }
 
 
@@ -36,5 +38,5 @@ def get_dataset(name: str, **kwargs) -> Dataset:
 __all__ = [
     "Dataset", "ArrayDataset", "StreamDataset", "DATASETS", "get_dataset", "preprocess", "postprocess",
     "check_finite", "checkerboard", "swiss_roll", "eight_gaussians", "two_moons", "gaussian_mixture",
-    "digits", "cifar10", "image_folder",
+    "digits", "cifar10", "image_folder", "array_file",
 ]

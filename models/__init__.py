@@ -6,7 +6,8 @@ Every model is a flax.linen module called as
 
 with x [B, ...] (NHWC images, or [B, D] for the MLP), labels [B] = `sde.noise_label(t)`, and out
 shaped like x. Models take plain keyword arguments; turning a config into one happens in configs/.
-`get_score_fn(sde, model)` turns a model into `score_fn(params, x, t)`.
+`get_score_fn(sde, model)` turns a model into `score_fn(params, x, t)`; `Preconditioned(model)` reads a
+model through EDM's preconditioning instead of the SDE's own output conversion.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from models.ddpm import DDPM
 from models.mlp import ScoreMLP
 from models.ncsn import NCSN, NCSNv2, NCSNv2_128, NCSNv2_256
 from models.ncsnpp import DDPMPP_DEFAULTS, DDPMpp, NCSNpp
-from models.score import bind_params, get_score_fn, init_params
+from models.score import (
+    PARAMETERIZATIONS, Preconditioned, bind_params, edm_coefficients, edm_loss_weight, get_score_fn, init_params,
+)
 
 # The one place model names map to constructors. "ddpmpp" is NCSNpp with DDPMPP_DEFAULTS;
 # "ncsnv2" is the paper's "ncsnv2_64" (score_sde picks 64 / 128 / 256 by image size).
@@ -49,5 +52,6 @@ def get_model(name: str, **kwargs) -> nn.Module:
 __all__ = [
     "MODELS", "get_model", "model_fields", "ScoreMLP", "NCSNpp", "DDPMpp", "DDPMPP_DEFAULTS", "DDPM", "NCSN",
     "NCSNv2", "NCSNv2_128", "NCSNv2_256",
-    "get_score_fn", "bind_params", "init_params",
+    "get_score_fn", "bind_params", "init_params", "Preconditioned", "PARAMETERIZATIONS", "edm_coefficients",
+    "edm_loss_weight",
 ]

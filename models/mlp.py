@@ -15,6 +15,7 @@ import math
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 from models.layers import (
     TimeEmbedding, check_choice, check_dropout, check_labels, check_positive_int, dense, get_act,
@@ -25,13 +26,15 @@ Array = jax.Array
 
 
 class ScoreMLP(nn.Module):
-    """Residual MLP: Dense(width), `num_blocks` x [LN-act-Dense + embedding, LN-act-dropout-Dense,
+    """Residual MLP: [input Fourier features,] Dense(width), `num_blocks` x [LN-act-Dense + embedding, LN-act-dropout-Dense,
     skip], then LN-act-Dense(D).
 
     width: hidden features. nf: width of the noise-level embedding (projected to 4 nf).
     embedding_type, fourier_scale, dropout, conditional, nonlinearity, skip_rescale, init_scale,
     centered, scale_by_sigma: as in `models.ncsnpp.NCSNpp` (scale_by_sigma default False because
-    the VE SDE already divides by sigma(t); kept for parity only).
+    the VE SDE already divides by sigma(t); kept for parity only). input_fourier: with n > 0, the
+    input x is joined by n random Fourier features [sin, cos](2 pi x W), W ~ N(0, input_fourier_scale^2)
+    drawn once and never trained (Tancik et al., NeurIPS 2020): the sharp edges of 2-D densities.
     """
 
     width: int = 128
@@ -46,9 +49,15 @@ class ScoreMLP(nn.Module):
     init_scale: float = 0.0
     centered: bool = True
     scale_by_sigma: bool = False
+    input_fourier: int = 0
+    input_fourier_scale: float = 1.0
 
     def __post_init__(self):
         check_positive_int("width", self.width)
+        if not (isinstance(self.input_fourier, int) and self.input_fourier >= 0):
+            raise ValueError(f"input_fourier must be an integer >= 0, got input_fourier={self.input_fourier!r}")
+        if not self.input_fourier_scale > 0:
+            raise ValueError(f"input_fourier_scale must be > 0, got input_fourier_scale={self.input_fourier_scale!r}")
         check_positive_int("num_blocks", self.num_blocks)
         check_positive_int("nf", self.nf)
         if self.nf < 4:
@@ -68,7 +77,14 @@ class ScoreMLP(nn.Module):
         if self.conditional:
             temb = TimeEmbedding(self.nf, self.embedding_type, self.fourier_scale, act)(labels)
 
-        h = dense(x if self.centered else 2.0 * x - 1.0, self.width)
+        h = x if self.centered else 2.0 * x - 1.0
+        if self.input_fourier:
+            # Random Fourier features of the input (Tancik et al. 2020): sharp densities in few dimensions.
+            w = self.param("input_W", jax.nn.initializers.normal(stddev=self.input_fourier_scale),
+                           (x.shape[-1], self.input_fourier))
+            proj = 2 * math.pi * h @ jax.lax.stop_gradient(w)
+            h = jnp.concatenate([h, jnp.sin(proj), jnp.cos(proj)], axis=-1)
+        h = dense(h, self.width)
         for _ in range(self.num_blocks):
             r = dense(act(nn.LayerNorm()(h)), self.width)
             if temb is not None:

@@ -174,6 +174,20 @@ CONFIG_CASES = {
     "float_batch_size": (["--config={cfg}:float_batch"], "training.batch_size=32.5", ["integer"]),
     "string_for_bool": (["--config={cfg}:string_bool"], "training.continuous='yes'", ["True or False"]),
     "missing_field": (["--config={cfg}:missing"], "training.n_iters", ["missing from the config"]),
+    # the recipe's options (issue 14)
+    "unknown_parameterization": (_toy("model.parameterization=v"), "model.parameterization='v'", ["'edm'", "'sde'"]),
+    "sigma_data_zero": (_toy("model.sigma_data=0.0"), "model.sigma_data=0.0", ["> 0"]),
+    "unknown_t_sampling": (_toy("training.t_sampling=sobol"), "training.t_sampling='sobol'", ["'stratified'"]),
+    "unknown_t_density": (_toy("training.t_density=lognormal"), "training.t_density='lognormal'",
+                          ["'uniform_logsnr'"]),
+    "importance_without_likelihood": (_toy("training.importance_sampling=True"), "training.importance_sampling=True",
+                                      ["likelihood_weighting=True"]),
+    "unknown_lr_decay": (_toy("optim.decay=step"), "optim.decay='step'", ["'cosine'", "'linear'"]),
+    "final_lr_above_lr": (_toy("optim.final_lr=1.0"), "optim.final_lr=1.0", ["[0,"]),
+    "input_fourier_negative": (_toy("model.input_fourier=-1"), "model.input_fourier=-1", [">= 0"]),
+    "array_file_without_path": (_toy("data.dataset=array_file"), "data.path=''", [".npy or .npz"]),
+    "array_file_missing": (_toy("data.dataset=array_file", "data.path=/nonexistent/points.npy"),
+                           "data.path='/nonexistent/points.npy'", ["does not exist"]),
 }
 
 
@@ -251,6 +265,16 @@ def _data_cases(tmp):
                               ["cannot read digits file", str(pickled), "allow_pickle=False"])
     cases["digits_missing_file"] = ([f"--config={cfg}:digits_file,{tmp / 'none.npz'}"],
                                     f"data.path='{tmp / 'none.npz'}'", ["not found", "none.npz"])
+    arrays = {"array_rank": (np.zeros((10, 4, 4)), ["(10, 4, 4)", "channel axis"]),
+              "array_nan": (np.concatenate([np.zeros((5, 2)), [[0.0, np.nan]], np.zeros((4, 2))]),
+                            ["NaN or inf", "index 5"]),
+              "array_too_few": (np.zeros((1, 2)), ["holds 1 rows", "at least 2"]),
+              "array_pickle": (np.array([_Marker(str(tmp / "UNPICKLED"))], object), ["pickled Python objects"])}
+    for name, (array, expect) in arrays.items():
+        path = tmp / f"{name}.npy"
+        np.save(path, array, allow_pickle=array.dtype == object)
+        cases[name] = (_toy("data.dataset=array_file", f"data.path={path}"), f"data.path='{path}'",
+                       [str(path), *expect])
     return cases
 
 
@@ -318,7 +342,9 @@ def test_enough_cases():
 @pytest.mark.parametrize("name", sorted(CONFIG_CASES) + ["image_folder_size", "image_folder_mode",
                                                           "image_folder_corrupt", "image_folder_empty",
                                                           "cifar_truncated", "cifar_missing", "cifar_label",
-                                                          "digits_nan", "digits_pickle", "digits_missing_file"])
+                                                          "digits_nan", "digits_pickle", "digits_missing_file",
+                                                          "array_rank", "array_nan", "array_too_few",
+                                                          "array_pickle"])
 def test_bad_input_exits_2_with_one_line(driven, name):
     field, expect, workdir = driven["cases"][name]
     result = driven["results"][name]

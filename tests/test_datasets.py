@@ -32,7 +32,7 @@ def test_unknown_name_lists_valid_ones():
         datasets.get_dataset("mnist")
     assert set(datasets.DATASETS) == {
         "checkerboard", "swiss_roll", "eight_gaussians", "two_moons", "gaussian_mixture",
-        "digits", "cifar10", "image_folder",
+        "digits", "cifar10", "image_folder", "array_file",
     }
 
 
@@ -446,3 +446,62 @@ def test_preprocess_passes_toy_data_and_checks_key():
         datasets.preprocess(None, jnp.zeros((1, 2, 2, 1)), random_flip=True)
     with pytest.raises(ValueError, match="x.shape=\\(2, 3, 4\\)"):
         datasets.preprocess(None, jnp.zeros((2, 3, 4)))
+
+
+# ----- arrays from a .npy / .npz file -----------------------------------------------------------
+def test_array_file_vectors_and_images(tmp_path):
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(50, 3)).astype(np.float64)
+    np.save(tmp_path / "points.npy", points)
+    ds = datasets.get_dataset("array_file", path=str(tmp_path / "points.npy"))
+    assert ds.shape == (3,) and not ds.is_image and ds.num_train + ds.num_eval == 50 and ds.num_eval == 5
+    rows = np.concatenate([ds.x_train, ds.x_eval])  # every row once, as float32
+    np.testing.assert_array_equal(np.sort(rows, axis=0), np.sort(points.astype(np.float32), axis=0))
+    x, y = ds.train_batch(0, 3, 8)
+    assert x.dtype == np.float32 and x.shape == (8, 3) and y is None
+    np.testing.assert_array_equal(x, ds.train_batch(0, 3, 8)[0])  # a pure function of (seed, step)
+
+    images = rng.integers(0, 256, (12, 4, 4, 1), dtype=np.uint8)
+    np.savez(tmp_path / "images.npz", images=images)
+    ds = datasets.get_dataset("array_file", path=str(tmp_path / "images.npz"))
+    assert ds.is_image and ds.shape == (4, 4, 1) and ds.x_train.dtype == np.uint8
+    np.testing.assert_array_equal(np.sort(np.concatenate([ds.x_train, ds.x_eval]).ravel()), np.sort(images.ravel()))
+    np.save(tmp_path / "float_images.npy", images / 255.0)  # floats in [0, 1] are the same images
+    same = datasets.get_dataset("array_file", path=str(tmp_path / "float_images.npy"))
+    np.testing.assert_array_equal(same.x_train, ds.x_train)
+    np.savez(tmp_path / "two.npz", a=points, b=points[:10])
+    assert datasets.get_dataset("array_file", path=str(tmp_path / "two.npz"), key="b").num_train == 9
+
+
+@pytest.mark.parametrize("name, array, match", [
+    ("rank3.npy", np.zeros((10, 4, 4)), r"vectors \[N, D\] or images \[N, H, W, C\].*\(10, 4, 4\).*channel axis"),
+    ("rank1.npy", np.zeros(10), r"shape \(10,\)"),
+    ("one_row.npy", np.zeros((1, 2)), "holds 1 rows.*at least 2"),
+    ("empty.npy", np.zeros((0, 2)), "holds 0 rows"),
+    ("nan.npy", np.concatenate([np.zeros((5, 2)), [[0.0, np.nan]], np.zeros((4, 2))]), "NaN or inf.*index 5"),
+    ("bright.npy", np.full((4, 2, 2, 1), 2.0), r"float images must lie in \[0, 1\].*\[2, 2\]"),
+    ("int_images.npy", np.full((4, 2, 2, 1), 300), "0..255"),
+    ("strings.npy", np.array([["a", "b"], ["c", "d"]]), "dtype <U1"),
+    ("two.npz", None, "holds 2 arrays"),
+])
+def test_array_file_errors_name_the_file(tmp_path, name, array, match):
+    path = tmp_path / name
+    if array is None:
+        np.savez(path, a=np.zeros((4, 2)), b=np.zeros((4, 2)))
+    else:
+        np.save(path, array)
+    with pytest.raises(ValueError, match=match) as info:
+        datasets.get_dataset("array_file", path=str(path))
+    assert str(path) in str(info.value)
+
+
+def test_array_file_never_unpickles(tmp_path):
+    path = tmp_path / "objects.npy"
+    np.save(path, np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match="pickled Python objects, which are never loaded"):
+        datasets.get_dataset("array_file", path=str(path))
+    np.savez(tmp_path / "objects.npz", x=np.array([{"a": 1}, None], dtype=object))
+    with pytest.raises(ValueError, match="pickled"):
+        datasets.get_dataset("array_file", path=str(tmp_path / "objects.npz"))
+    with pytest.raises(FileNotFoundError, match="none.npy"):
+        datasets.get_dataset("array_file", path=str(tmp_path / "none.npy"))

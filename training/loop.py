@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import jax
@@ -82,8 +83,11 @@ def train_loop(
     `get_batches(step, n)` the raw data for steps step..step+n-1 (a pure function of the step).
     `on_snapshot(state, step)` runs after each snapshot (sample pictures). Returns the final state.
 
+    The losses are read back from the device only at log lines and checkpoints, and the next call's
+    batches are made on a background thread while a call runs (no per-step host round trip).
+
     A non-finite loss raises `DivergenceError` naming the step and the last good checkpoint, which
-    is left as it was. With `skip_nonfinite` (the step function then leaves such steps without an
+    is left as it was (it is found at the next log line or checkpoint, before anything is saved). With `skip_nonfinite` (the step function then leaves such steps without an
     update) training goes on instead: each skipped step gets its own line in metrics.jsonl and
     every line carries `skipped_steps`, the number skipped since step 0.
     """
@@ -103,27 +107,48 @@ def train_loop(
     last_good = checkpoints.latest_step()
     skipped = int(log.last.get("skipped_steps", 0))
     tic, tic_step = time.perf_counter(), start
-    try:
-        for step in range(start, n_iters, n_jitted_steps):
-            state, losses = step_fn(state, get_batches(step, n_jitted_steps))
-            losses = np.asarray(jax.device_get(losses))
+    pending = []  # (first step, losses on the device) of the calls not yet read back
+    # The next call's batches are prepared on a background thread while the current call runs, and
+    # the losses stay on the device until a log line or a checkpoint needs them: the training
+    # thread only dispatches steps.
+    prefetch = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batches")
+
+    def drain():
+        nonlocal skipped, tic, tic_step
+        steps, values = [s for s, _ in pending], jax.device_get([v for _, v in pending])
+        pending.clear()
+        for first, losses in zip(steps, values):
+            losses = np.asarray(losses)
             finite = np.isfinite(losses)
             if not skip_nonfinite and not finite.all():
                 bad = int(np.argmin(finite))
                 where = ("none (nothing was saved yet)" if last_good is None
                          else f"step {last_good}, kept intact at {checkpoints.path(last_good)}")
-                raise DivergenceError(f"loss is {losses[bad]} at step {step + bad + 1}; "
+                raise DivergenceError(f"loss is {losses[bad]} at step {first + bad + 1}; "
                                       f"last good checkpoint: {where}")
-            done = step + n_jitted_steps
-            bar.update(n_jitted_steps)
             for i, loss in enumerate(losses):
                 skipped += int(not finite[i])
-                if (step + i + 1) % log_freq == 0 or not finite[i]:
-                    rate = (done - tic_step) / max(time.perf_counter() - tic, 1e-9)
+                if (first + i + 1) % log_freq == 0 or not finite[i]:
+                    rate = (first + i + 1 - tic_step) / max(time.perf_counter() - tic, 1e-9)
                     extra = {"skipped_steps": skipped} if skip_nonfinite else {}
-                    log.write(step + i + 1, loss=float(loss), steps_per_sec=rate, **extra)
+                    log.write(first + i + 1, loss=float(loss), steps_per_sec=rate, **extra)
                     bar.set_postfix(loss=f"{loss:.4f}", steps_per_s=f"{rate:.1f}", **extra)
-                    tic, tic_step = time.perf_counter(), done
+                    if (first + i + 1) % log_freq == 0:
+                        tic, tic_step = time.perf_counter(), first + i + 1
+
+    try:
+        upcoming = prefetch.submit(get_batches, start, n_jitted_steps) if start < n_iters else None
+        for step in range(start, n_iters, n_jitted_steps):
+            batches = upcoming.result()
+            done = step + n_jitted_steps
+            if done < n_iters:
+                upcoming = prefetch.submit(get_batches, done, n_jitted_steps)
+            state, losses = step_fn(state, batches)
+            pending.append((step, losses))
+            bar.update(n_jitted_steps)
+            save = done % snapshot_freq == 0 or done == n_iters or done % preemption_freq == 0
+            if done % log_freq == 0 or save:
+                drain()  # also before every save: a diverged state is never written
             if done % snapshot_freq == 0 or done == n_iters:
                 checkpoints.save(state, snapshot=True)
                 last_good = done
@@ -133,6 +158,7 @@ def train_loop(
                 checkpoints.save(state, snapshot=False)
                 last_good = done
     finally:
+        prefetch.shutdown(wait=True, cancel_futures=True)
         bar.close()
         log.close()
         checkpoints.close()

@@ -34,7 +34,7 @@ class Experiment:
     dataset: datasets.Dataset
     optimizer: optax.GradientTransformation
     ema_rate: float
-    loss_options: dict  # continuous, likelihood_weighting, reduce_mean, eps
+    loss_options: dict  # keyword arguments of training.losses.get_loss_fn
     preprocess_options: dict  # uniform_dequantization, centered, random_flip
     n_iters: int
     batch_size: int
@@ -49,6 +49,7 @@ class Experiment:
     num_devices: int = 0  # devices of the data-parallel mesh; 0: all visible
     fsdp: bool = False  # shard parameters and optimizer state over the devices too
     skip_nonfinite: bool = False  # skip (and count) steps with a non-finite loss instead of stopping
+    ema_warmup: bool = False  # EMA decay min(ema_rate, (1 + n) / (10 + n)) at step n
 
     @property
     def data_shape(self) -> tuple[int, ...]:
@@ -82,7 +83,8 @@ def build_train_step(exp: Experiment, mesh, state_shardings):
     def loss_builder(dropout_key):
         return get_loss_fn(exp.sde, lambda p, x, t: score_fn(p, x, t, dropout_key), **exp.loss_options)
 
-    step_fn = make_train_step(loss_builder, exp.optimizer, ema_rate=exp.ema_rate, preprocess=_preprocess(exp),
+    step_fn = make_train_step(loss_builder, exp.optimizer, ema_rate=exp.ema_rate, ema_warmup=exp.ema_warmup,
+                              preprocess=_preprocess(exp),
                               skip_nonfinite=exp.skip_nonfinite)
     return jax.jit(step_fn, in_shardings=(state_shardings, parallel.data_sharding(mesh, 1)),
                    out_shardings=(state_shardings, parallel.replicated(mesh)), donate_argnums=0)

@@ -21,17 +21,56 @@ class TrainState:
     key: Array  # the run's base key; step k uses fold_in(key, k)
 
 
-def get_optimizer(*, lr: float, warmup: int = 0, grad_clip: float = -1.0, beta1: float = 0.9,
-                  eps: float = 1e-8, weight_decay: float = 0.0) -> optax.GradientTransformation:
-    """Adam with linear learning-rate warm-up and global-norm gradient clipping (grad_clip < 0: none)."""
+SCHEDULES = ("constant", "cosine", "linear")
+
+
+def lr_schedule(*, lr: float, warmup: int = 0, decay: str = "constant", total_steps: int | None = None,
+                final_lr: float = 0.0) -> optax.Schedule:
+    """The learning rate at optimizer step n: a linear warm-up from 0 to `lr` over `warmup` steps,
+    then `lr` ("constant"), or a decay to `final_lr` at `total_steps` ("cosine": half a cosine
+    period, Loshchilov & Hutter 2017; "linear"), constant at `final_lr` afterwards (a run no longer
+    than its warm-up never decays)."""
     if not lr > 0:
         raise ValueError(f"lr must be > 0, got lr={lr!r}")
     if warmup < 0:
         raise ValueError(f"warmup must be >= 0, got warmup={warmup!r}")
-    schedule = optax.linear_schedule(0.0, lr, warmup) if warmup > 0 else lr
+    if decay not in SCHEDULES:
+        raise ValueError(f"decay must be one of {SCHEDULES}, got decay={decay!r}")
+    if decay == "constant":
+        return optax.linear_schedule(0.0, lr, warmup) if warmup > 0 else optax.constant_schedule(lr)
+    if not (isinstance(total_steps, int) and total_steps >= 1):
+        raise ValueError(f"a {decay} decay needs total_steps >= 1, got {total_steps=}")
+    if not 0 <= final_lr <= lr:
+        raise ValueError(f"final_lr must lie in [0, lr={lr}], got final_lr={final_lr!r}")
+    span = max(total_steps - warmup, 1)
+    if decay == "cosine":
+        after = optax.cosine_decay_schedule(lr, span, alpha=final_lr / lr)
+    else:
+        after = optax.linear_schedule(lr, final_lr, span)
+    if warmup == 0:
+        return after
+    return optax.join_schedules([optax.linear_schedule(0.0, lr, warmup), after], [warmup])
+
+
+def get_optimizer(*, lr: float, warmup: int = 0, grad_clip: float = -1.0, beta1: float = 0.9,
+                  eps: float = 1e-8, weight_decay: float = 0.0, decay: str = "constant",
+                  total_steps: int | None = None, final_lr: float = 0.0) -> optax.GradientTransformation:
+    """Adam with the learning rate of `lr_schedule` and global-norm gradient clipping (grad_clip < 0: none)."""
+    schedule = lr_schedule(lr=lr, warmup=warmup, decay=decay, total_steps=total_steps, final_lr=final_lr)
+    if decay == "constant" and warmup == 0:
+        schedule = lr  # a plain float keeps the optimizer state of earlier checkpoints
     adam = optax.adamw(schedule, b1=beta1, eps=eps, weight_decay=weight_decay) if weight_decay else optax.adam(
         schedule, b1=beta1, eps=eps)
     return optax.chain(optax.clip_by_global_norm(grad_clip), adam) if grad_clip >= 0 else adam
+
+
+def ema_decay(step: Array, ema_rate: float, warmup: bool) -> Array | float:
+    """The EMA's decay at the update that follows `step` optimizer steps: `ema_rate`, or with
+    `warmup` min(ema_rate, (1 + n) / (10 + n)), so that early averages forget the initialisation."""
+    if not warmup:
+        return ema_rate
+    n = jnp.asarray(step, jnp.float32)
+    return jnp.minimum(jnp.float32(ema_rate), (1.0 + n) / (10.0 + n))
 
 
 def init_train_state(key: Array, params, optimizer: optax.GradientTransformation) -> TrainState:
@@ -46,6 +85,7 @@ def make_train_step(
     optimizer: optax.GradientTransformation,
     *,
     ema_rate: float,
+    ema_warmup: bool = False,
     preprocess: Callable[[Array, Array], Array] = lambda key, x: x,
     skip_nonfinite: bool = False,
 ):
@@ -57,7 +97,8 @@ def make_train_step(
 
     A step whose loss or gradient is not finite reports a non-finite loss (NaN when only the gradient
     is), so the caller sees every bad update. With `skip_nonfinite` such a step changes nothing but the
-    step counter: parameters, optimizer state and EMA keep their values.
+    step counter: parameters, optimizer state and EMA keep their values. With `ema_warmup` the EMA's
+    decay ramps up as `ema_decay` says.
     """
     if not 0 <= ema_rate < 1:
         raise ValueError(f"ema_rate must lie in [0, 1), got ema_rate={ema_rate!r}")
@@ -68,7 +109,8 @@ def make_train_step(
         loss, grads = jax.value_and_grad(loss_builder(k_drop))(state.params, k_loss, batch)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        ema = jax.tree.map(lambda e, p: ema_rate * e + (1.0 - ema_rate) * p, state.ema_params, params)
+        decay = ema_decay(state.step, ema_rate, ema_warmup)
+        ema = jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, state.ema_params, params)
         grads_finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)]))
         if skip_nonfinite:
             ok = grads_finite & jnp.isfinite(loss)

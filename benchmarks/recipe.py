@@ -1,0 +1,272 @@
+"""The training recipe against sample quality, at a fixed number of steps (project issue 14).
+
+    python -m benchmarks.recipe --data toy                     # the default 2-D recipe and its variants
+    python -m benchmarks.recipe --data digits --variants default,sde_param
+    python -m benchmarks.recipe --data toy --variants default --steps 6000 --set training.batch_size=512
+    python -m benchmarks.recipe --figures workdir/demo      # the figures make demo prints at its end
+    python -m benchmarks.recipe --data likelihood --variants all --steps 2000   # nats/dim, exact density
+
+Each variant is the default config (`configs/default_toy.py` or `configs/default_digits.py`) with a
+few fields changed. It is trained in-process for `--steps` steps (the config's n_iters unless
+given), sampled with the config's sampler from the EMA parameters, and scored:
+
+* checkerboard: the fraction of samples inside the board's squares (data: 1) and sliced W2 to
+  fresh data, against the floor of sliced W2 between two fresh draws of the same size;
+* digits: FID in the feature space of the project's digits classifier (`evaluation.digits_classifier`)
+  of as many samples as there are held-out digits (297) against the 1500 training digits, against
+  the floor of the held-out digits against the same training digits.
+
+`--data likelihood` trains on the 2-D Gaussian mixture (exact density) with the sigma^2 weighting,
+the likelihood weighting, and the likelihood weighting with importance-sampled times, and gives the
+nats/dim of held-out points under the probability-flow ODE beside their exact value.
+
+Wall times on a shared machine move with its load, so the row also gives the speed of the jitted
+train step alone (timed on one fixed batch right after training, in the same process): the
+training time a target speaks of is `steps / (steps per second)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import datasets
+import parallel
+from configs import default_digits, default_toy
+from configs.builders import build_experiment
+from evaluation import features, metrics
+from training import run
+
+# name -> config fields changed from the default (the defaults themselves are the "default" row).
+TOY_VARIANTS = {
+    "default": {},
+    "paper_param": {"model.parameterization": "sde"},
+    "no_ema_warmup": {"training.ema_warmup": False},
+    "constant_lr": {"optim.decay": "constant"},
+    "uniform_t": {"training.t_sampling": "uniform"},
+    "p_ff64_logsnr": {"model.parameterization": "sde", "model.input_fourier": 64,
+                      "training.t_density": "uniform_logsnr"},
+    "p_ff64_s4": {"model.parameterization": "sde", "model.input_fourier": 64, "model.input_fourier_scale": 4.0},
+    "p_ff64_s8": {"model.parameterization": "sde", "model.input_fourier": 64, "model.input_fourier_scale": 8.0},
+    "p_ff64_s4_logsnr": {"model.parameterization": "sde", "model.input_fourier": 64, "model.input_fourier_scale": 4.0,
+                         "training.t_density": "uniform_logsnr"},
+    "p_ff64_b1024": {"model.parameterization": "sde", "model.input_fourier": 64, "training.batch_size": 1024},
+    "ff64": {"model.input_fourier": 64},
+    "ff64_logsnr": {"model.input_fourier": 64, "training.t_density": "uniform_logsnr"},
+    "ff64_paper": {"model.input_fourier": 64, "model.parameterization": "sde"},
+    "logsnr": {"training.t_density": "uniform_logsnr"},
+    "logsnr_w256": {"training.t_density": "uniform_logsnr", "model.width": 256},
+    "logsnr_b1024": {"training.t_density": "uniform_logsnr", "training.batch_size": 1024},
+    "batch_256": {"training.batch_size": 256},
+    "width_128": {"model.width": 128},
+    "old_default": {"model.parameterization": "sde", "training.ema_warmup": False, "optim.decay": "constant",
+                    "training.t_sampling": "uniform", "training.batch_size": 256, "optim.lr": 2e-3,
+                    "model.width": 128, "model.num_blocks": 4, "model.nf": 64, "model.fourier_scale": 1.0},
+}
+DIGITS_VARIANTS = {
+    "default": {},
+    "paper_param": {"model.parameterization": "sde"},
+    "no_ema_warmup": {"training.ema_warmup": False},
+    "constant_lr": {"optim.decay": "constant"},
+    "uniform_t": {"training.t_sampling": "uniform"},
+}
+
+
+def make_config(data: str, changes: dict):
+    config = (default_toy if data == "toy" else default_digits).get_config()
+    config.training.snapshot_sampling = False
+    for field, value in changes.items():
+        section, key = field.split(".")
+        config[section][key] = value
+    return config
+
+
+def train(exp, steps: int, chunk: int):
+    """Trains `steps` steps (in calls of `chunk` jitted steps); returns the state, the wall time of
+    the calls (compilation excluded) and the steps per second of the jitted step alone."""
+    mesh = parallel.make_mesh(1)
+    state, shardings = run.placed_initial_state(exp, mesh)
+    step_fn = run.build_train_step(exp, mesh, shardings)
+    batches = run.get_batches(exp, mesh)
+    state, losses = step_fn(state, batches(0, chunk))  # compiles
+    jax.block_until_ready(losses)
+    tic = time.perf_counter()
+    for step in range(chunk, steps, chunk):
+        state, losses = step_fn(state, batches(step, chunk))
+    jax.block_until_ready(losses)
+    train_s = time.perf_counter() - tic
+    # The jitted step alone, on one placed batch, from a copy of the final state.
+    probe = jax.tree.map(jnp.copy, state)
+    fixed = batches(0, chunk)
+    calls = max(3, min(50, int(2.0 * (steps - chunk) / max(train_s, 1e-9) / chunk)))
+    probe, out = step_fn(probe, fixed)
+    jax.block_until_ready(out)
+    tic = time.perf_counter()
+    for _ in range(calls):
+        probe, out = step_fn(probe, fixed)
+    jax.block_until_ready(out)
+    step_rate = calls * chunk / (time.perf_counter() - tic)
+    return state, train_s * steps / max(steps - chunk, 1), step_rate, float(np.asarray(losses)[-1])
+
+
+def in_squares(x: np.ndarray) -> float:
+    """The fraction of points on the checkerboard's 8 squares (inside [-4, 4]^2, floor(x/2) + floor(y/2) even)."""
+    cells = np.floor(x / 2.0)
+    inside = np.all(np.abs(x) <= 4.0, axis=1) & ((cells[:, 0] + cells[:, 1]) % 2 == 0)
+    return float(np.mean(inside))
+
+
+def toy_figures(exp, samples: np.ndarray) -> dict:
+    fresh = exp.dataset.train_batch(exp.seed + 101, 0, len(samples))[0]
+    other = exp.dataset.train_batch(exp.seed + 102, 0, len(samples))[0]
+    sw = metrics.sliced_wasserstein(samples, fresh, n_projections=512)
+    floor = metrics.sliced_wasserstein(other, fresh, n_projections=512)
+    out = {"sw2": sw, "sw2_floor": floor, "sw2_ratio": sw / floor}
+    if exp.dataset.name == "checkerboard":
+        out["in_squares"] = in_squares(samples)
+    return out
+
+
+def digits_figures(exp, samples: np.ndarray, cache_dir: str) -> dict:
+    clf = features.digits_classifier(cache_dir, image_size=exp.data_shape[0])
+    train_x = np.concatenate([exp.dataset.x_train]) / 255.0
+    held_out = np.concatenate([x for x, _ in exp.dataset.eval_batches(500)]) / 255.0
+    images = np.asarray(datasets.postprocess(jnp.asarray(samples), exp.preprocess_options.get("centered", True)))
+    f_train = features.extract_features(clf.extractor, train_x)
+    fid = metrics.fid_from_features(features.extract_features(clf.extractor, images[: len(held_out)]), f_train)
+    floor = metrics.fid_from_features(features.extract_features(clf.extractor, held_out), f_train)
+    return {"fid": fid, "fid_floor": floor, "fid_ratio": fid / floor}
+
+
+def run_variant(data: str, name: str, changes: dict, steps: int | None, cache_dir: str) -> dict:
+    config = make_config(data, changes)
+    if steps is not None:
+        config.training.n_iters = steps
+    if data == "digits":
+        config.sampling.batch_size = 297  # as many samples as held-out digits
+    exp = build_experiment(config)
+    chunk = exp.n_jitted_steps
+    state, train_s, step_rate, loss = train(exp, exp.n_iters, chunk)
+    sample_fn = run.build_sample_fn(exp, parallel.make_mesh(1))
+    samples, _ = sample_fn(jax.random.PRNGKey(exp.seed + 2), state.ema_params)  # compiles
+    jax.block_until_ready(samples)
+    tic = time.perf_counter()
+    samples, nfe = sample_fn(jax.random.PRNGKey(exp.seed + 2), state.ema_params)
+    samples = np.asarray(samples)
+    sample_s = time.perf_counter() - tic
+    row = {"variant": name, "steps": exp.n_iters, "loss": loss, "train_s": train_s, "steps_per_s": step_rate,
+           "train_s_at_step_rate": exp.n_iters / step_rate, "sample_s": sample_s,
+           "nfe": float(np.mean(np.asarray(nfe)))}
+    figures = toy_figures(exp, samples) if data == "toy" else digits_figures(exp, samples, cache_dir)
+    run.save_pictures(exp, samples if data == "toy" else samples[:64], os.path.join(cache_dir, f"{data}_{name}.png"),
+                      f"{name}, {exp.n_iters} steps")
+    return {**row, **figures}
+
+
+LIKELIHOOD_VARIANTS = {
+    "sigma2_weighting": {},
+    "likelihood_weighting": {"training.likelihood_weighting": True},
+    "likelihood_importance": {"training.likelihood_weighting": True, "training.importance_sampling": True},
+}
+
+
+def likelihood_row(name: str, changes: dict, steps: int, n_eval: int = 500) -> dict:
+    """nats/dim of held-out draws of the 2-D Gaussian mixture (`datasets.gaussian_mixture`, exact
+    density) under the probability-flow ODE of a model trained `steps` steps, beside the exact
+    -E log p(x) / D of the same points."""
+    import samplers
+    from configs.builders import build_experiment as build
+    import models
+
+    config = make_config("toy", {"data.dataset": "gaussian_mixture", "model.parameterization": "sde", **changes})
+    config.training.n_iters = steps
+    exp = build(config)
+    state, train_s, step_rate, loss = train(exp, steps, exp.n_jitted_steps)
+    x = np.concatenate([b for b, _ in exp.dataset.eval_batches(n_eval)])[:n_eval]
+    score_fn = models.bind_params(models.get_score_fn(exp.sde, exp.model), state.ema_params)
+    fn = samplers.get_likelihood_fn(exp.sde, rtol=1e-5, atol=1e-5, trace="exact")
+    logp, _, _ = jax.jit(lambda k, v: fn(k, score_fn, v))(jax.random.PRNGKey(7), jnp.asarray(x))
+    model_nats = float(-np.mean(np.asarray(logp)) / x.shape[1])
+    exact = float(-np.mean(exp.dataset.log_prob(x)) / x.shape[1])
+    return {"variant": name, "steps": steps, "nats_per_dim": model_nats, "exact_nats_per_dim": exact,
+            "gap": model_nats - exact, "steps_per_s": step_rate}
+
+
+def demo_figures(workdir: str) -> list[str]:
+    """The figures of `make demo`'s samples (the newest samples/samples_<step>.npz of each workdir)."""
+    import glob
+    import re
+
+    lines = []
+    for data, sub, module in (("toy", "toy", default_toy), ("digits", "digits", default_digits)):
+        files = glob.glob(os.path.join(workdir, sub, "samples", "samples_*.npz"))
+        if not files:
+            lines.append(f"{sub}: no samples in {os.path.join(workdir, sub, 'samples')}")
+            continue
+        path = max(files, key=lambda f: int(re.findall(r"samples_(\d+)", f)[-1]))
+        exp = build_experiment(module.get_config())
+        samples = np.load(path)["samples"]
+        if data == "toy":
+            f = toy_figures(exp, samples)
+            lines.append(f"checkerboard ({len(samples)} samples, {os.path.basename(path)}): "
+                         f"{100 * f['in_squares']:.1f}% inside the squares (target >= 97%), sliced W2 "
+                         f"{f['sw2']:.4f} = {f['sw2_ratio']:.2f}x the data-against-data floor {f['sw2_floor']:.4f} "
+                         f"(target <= 1.2x)")
+        else:
+            f = digits_figures(exp, samples, os.path.join(workdir, sub))
+            lines.append(f"digits ({min(len(samples), 297)} samples, {os.path.basename(path)}): FID {f['fid']:.1f} "
+                         f"= {f['fid_ratio']:.2f}x the held-out floor {f['fid_floor']:.1f} (target <= 1.25x)")
+    return lines
+
+
+def format_row(row: dict) -> str:
+    cells = []
+    for key, value in row.items():
+        cells.append(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}")
+    return " ".join(cells)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", choices=["toy", "digits", "likelihood"], default="toy")
+    parser.add_argument("--variants", default="default", help="comma-separated names, or 'all'")
+    parser.add_argument("--steps", type=int, default=None, help="training steps (default: the config's n_iters)")
+    parser.add_argument("--set", action="append", default=[], help="field=value applied to every variant")
+    parser.add_argument("--figures", default=None, help="print the figures of make demo's samples in this workdir")
+    parser.add_argument("--cache_dir", default="workdir/recipe_benchmark", help="where the digits classifier is cached")
+    args = parser.parse_args(argv)
+    if args.figures:
+        for line in demo_figures(args.figures):
+            print(line)
+        return []
+    table = {"toy": TOY_VARIANTS, "digits": DIGITS_VARIANTS, "likelihood": LIKELIHOOD_VARIANTS}[args.data]
+    names = list(table) if args.variants == "all" else args.variants.split(",")
+    common = {}
+    for item in args.set:
+        field, value = item.split("=", 1)
+        try:
+            common[field] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            common[field] = value
+    os.makedirs(args.cache_dir, exist_ok=True)
+    rows = []
+    for name in names:
+        if name not in table:
+            raise SystemExit(f"unknown variant {name!r}; valid: {sorted(table)}")
+        if args.data == "likelihood":
+            row = likelihood_row(name, {**table[name], **common}, args.steps or 2000)
+        else:
+            row = run_variant(args.data, name, {**table[name], **common}, args.steps, args.cache_dir)
+        print(format_row(row), flush=True)
+        rows.append(row)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
