@@ -46,7 +46,8 @@ def get_config():
     sampling.variant = "bh2"  # unipc: B(h) = e^h - 1 (bh2) or h (bh1)
     sampling.calibration_pilot = 256  # --mode calibrate: pilot trajectories the grid is fitted to
     sampling.calibration_iters = 200  # --mode calibrate: Adam steps of the fit
-    sampling.batch_size = 2000  # samples drawn by --mode sample and at snapshots
+    sampling.batch_size = 2000  # samples drawn at snapshots, per batch by --mode sample
+    sampling.num_samples = 0  # --mode sample: this many into --samples_dir, one PNG each (0: one batch)
 
     config.eval = evaluate = ml_collections.ConfigDict()  # --mode eval
     evaluate.begin_step = 0  # evaluate the kept checkpoints with begin_step <= step <= end_step
