@@ -144,8 +144,11 @@ def eval_mode(r: Run) -> None:
 def controllable_mode(r: Run) -> None:
     from training import controllable
 
+    from training.progress import line
+
     out = os.path.join(r.workdir, "controllable")
     record.write(r.config, os.path.join(out, f"{r.flags.mode}_config.json"))
+    line(f"{r.flags.mode}: sampling with the workdir's newest checkpoint into {out}")
     if r.flags.mode == "conditional":
         print(controllable.conditional(r.exp, r.workdir, scale=r.flags.guidance_scale))
     else:

@@ -329,7 +329,8 @@ def format_section(title: str, rows, nfes) -> str:
     return "\n".join(out)
 
 
-def analytic_section(workdir: Path, *, quick: bool) -> str:
+def analytic_section(workdir: Path, *, quick: bool, emit=None) -> str:
+    """One table section per problem; `emit(text)` (if given) gets each as soon as it is computed."""
     nfes = QUICK_NFES if quick else NFES
     problems = [(2, "vp"), (64, "vp")] + ([] if quick else [(64, "ve")])
     batch = 128 if quick else 1000
@@ -348,6 +349,8 @@ def analytic_section(workdir: Path, *, quick: bool) -> str:
         plot_problem(rows, f"{dim}-D mixture, {sde_name.upper()} SDE", workdir / f"solvers_{name}.png")
         title = f"{dim}-D Gaussian mixture (8 components, std 0.3), {sde_name.upper()} SDE, {batch} samples"
         out.append(format_section(title, rows, nfes))
+        if emit is not None:
+            emit(out[-1])
     return "\n".join(out)
 
 
@@ -468,11 +471,24 @@ def scipy_section(*, quick: bool) -> str:
 
 
 def run(workdir, *, quick: bool = False) -> str:
-    """Runs the benchmark; writes workdir/benchmark.md and the PNG plots; returns the Markdown."""
+    """Runs the benchmark; each section is printed and appended to workdir/benchmark.md as soon as it
+    is computed (an interrupted run keeps what it finished); writes the PNG plots; returns the Markdown."""
+    from training.progress import line
+
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "benchmark.md"
     start = time.perf_counter()
-    parts = [
+    parts = []
+
+    def emit(text: str) -> None:
+        parts.append(text)
+        with open(path, "a") as f:
+            f.write(text + "\n")
+        print(text, flush=True)
+
+    path.write_text("")
+    emit("\n".join([
         f"## Sampler benchmark{' (quick)' if quick else ''}",
         "",
         f"CPU, {jax.device_count()} {jax.devices()[0].platform} device(s), float32 samplers, exact scores. "
@@ -480,21 +496,16 @@ def run(workdir, *, quick: bool = False) -> str:
         "DPM-Solver++, `karras` for EDM, `lower_order_final=True`, no final denoising); PC and "
         "Euler--Maruyama get N = NFE / 2 and N = NFE noise levels.",
         "",
-        analytic_section(workdir, quick=quick),
-        "### Sampling overhead",
-        "",
-        overhead_section(quick=quick),
-        "",
-        "### Jitted probability-flow ODE against the host-side scipy solve",
-        "",
-        scipy_section(quick=quick),
-        "",
-        f"Total benchmark time: {time.perf_counter() - start:.0f} s.",
-    ]
-    text = "\n".join(parts) + "\n"
-    (workdir / "benchmark.md").write_text(text)
-    print(text)
-    return text
+    ]))
+    line("benchmark: analytic problems (Gaussian mixtures, exact scores), one table per problem as it finishes")
+    analytic_section(workdir, quick=quick, emit=emit)
+    line("benchmark: sampling overhead (U-Net, 16x16)")
+    emit("\n".join(["### Sampling overhead", "", overhead_section(quick=quick), ""]))
+    line("benchmark: jitted probability-flow ODE against scipy on the host")
+    emit("\n".join(["### Jitted probability-flow ODE against the host-side scipy solve", "",
+                    scipy_section(quick=quick), ""]))
+    emit(f"Total benchmark time: {time.perf_counter() - start:.0f} s.")
+    return "\n".join(parts) + "\n"
 
 
 def main(argv=None) -> None:

@@ -16,7 +16,6 @@ import os
 import jax
 import jax.numpy as jnp
 import numpy as np
-from tqdm.auto import tqdm
 
 import datasets
 import models
@@ -25,6 +24,8 @@ import samplers
 from evaluation import features, metrics
 from training.checkpoints import Checkpoints
 from training.losses import get_loss_fn
+from training.progress import bar as progress_bar
+from training.progress import line as progress_line
 from training.run import Experiment, build_sample_fn, placed_initial_state
 
 
@@ -89,13 +90,16 @@ def draw_rounds(exp: Experiment, params, mesh, out_dir: str, num_samples: int, r
     per_round = num_samples // rounds
     sample_fn = None
     parts = []
-    for r in tqdm(range(rounds), desc="sampling rounds", leave=False):
+    bar = progress_bar(total=rounds, desc=f"eval: sampling rounds of {per_round}", leave=False)
+    for r in range(rounds):
         path = os.path.join(out_dir, f"samples_{r}.npz")
         if not os.path.exists(path):
             sample_fn = sample_fn or build_sample_fn(exp, mesh, per_round)
             x, nfe = sample_fn(jax.random.fold_in(jax.random.PRNGKey(exp.seed + 12), r), params)
             _atomic_savez(path, samples=np.asarray(x), nfe=np.asarray(nfe))
         parts.append(np.load(path)["samples"])
+        bar.update(1)
+    bar.close()
     return np.concatenate(parts)
 
 
@@ -133,14 +137,19 @@ def evaluate(exp: Experiment, workdir: str, options: EvalOptions = EvalOptions()
             out_dir = os.path.join(workdir, "eval", f"step_{step}")
             os.makedirs(out_dir, exist_ok=True)
             result = {"step": step}
+            progress_line(f"eval: checkpoint {step} (test loss, likelihood, {options.num_samples} samples in "
+                          f"{options.rounds} rounds)")
             if options.loss_batches:
                 result["test_loss"] = test_loss(exp, params, _test_data(exp, options.batch_size, options.loss_batches))
             if options.likelihood_batches:
+                progress_line(f"eval: likelihood of {options.likelihood_batches} test batch(es) of {options.batch_size} "
+                              "(probability-flow ODE)")
                 result.update(test_likelihood(exp, params, _test_data(exp, options.batch_size,
                                                                        options.likelihood_batches),
                                               options.likelihood_rtol, options.likelihood_atol))
             if options.num_samples:
                 samples = draw_rounds(exp, params, mesh, out_dir, options.num_samples, options.rounds)
+                progress_line("eval: sample-quality metrics")
                 result.update(sample_metrics(exp, samples, workdir))
             with open(os.path.join(workdir, "eval", f"metrics_{step}.json"), "w") as f:
                 json.dump(result, f, indent=2)

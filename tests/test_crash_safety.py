@@ -410,7 +410,8 @@ def _stopped_at(log_path, name):
     found = re.fullmatch(rf"stopped by {name}: saved the pre-emption checkpoint of step (\d+) at (.*); "
                          r"run the same command to resume", lines[0])
     assert found, lines[0]
-    assert "Traceback" not in text
+    assert "Traceback" not in text and "\r" not in text  # a log file gets whole lines, no bar redraws
+    assert re.search(r"^train: \d+/1000000 \(", text, re.M), text[-2000:]
     return int(found.group(1)), found.group(2)
 
 

@@ -97,3 +97,32 @@ def test_lock_names_its_holder_and_a_dead_holder_is_taken_over(tmp_path):
     with lifecycle.WorkdirLock(wd) as taken:  # main.py's train prints "took over the lock of pid N ..."
         assert taken.stale == f"pid {pid}"
         assert lifecycle.lock_holder(wd) == f"pid {os.getpid()}"
+
+
+def test_progress_in_a_log_file_is_whole_lines(capsys):
+    from training import progress
+
+    bar = progress.bar(total=10, desc="sample")  # stderr is captured: not a terminal
+    assert isinstance(bar, progress.LineProgress)
+    bar.interval = 0.0
+    bar.update(4)
+    bar.set_postfix(loss="0.5")
+    bar.update(6)
+    bar.close()
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(" (")[0] for line in lines] == ["sample: 4/10", "sample: 10/10", "sample: 10/10"]
+    assert lines[-1].endswith(", loss=0.5)") and "\r" not in "".join(lines)
+
+
+def test_benchmark_sections_reach_benchmark_md_as_they_finish(tmp_path, monkeypatch):
+    from benchmarks import solvers
+
+    def analytic(workdir, *, quick, emit=None):
+        emit("### first problem")
+        raise KeyboardInterrupt  # interrupted during the second problem
+
+    monkeypatch.setattr(solvers, "analytic_section", analytic)
+    with pytest.raises(KeyboardInterrupt):
+        solvers.run(tmp_path, quick=True)
+    text = (tmp_path / "benchmark.md").read_text()
+    assert text.startswith("## Sampler benchmark (quick)") and text.endswith("### first problem\n")

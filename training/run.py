@@ -187,6 +187,7 @@ def sample(exp: Experiment, workdir: str) -> tuple[str, str]:
     mesh = parallel.make_mesh(exp.num_devices)
     state = restore_state(exp, workdir, mesh)
     step = int(state.step)
+    progress_line(f"drawing {exp.num_samples} {exp.sampling_method} samples from the step {step} checkpoint")
     samples, nfe = build_sample_fn(exp, mesh)(jax.random.PRNGKey(exp.seed + 2), state.ema_params)
     samples = np.asarray(samples)
     out_dir = os.path.join(workdir, "samples")
@@ -210,6 +211,8 @@ def calibrate(exp: Experiment, workdir: str, *, pilot: int, n_iters: int) -> tup
     score_fn = models.bind_params(models.get_score_fn(exp.sde, exp.model), state.ema_params)
     options = dict(exp.sampling_options)
     init = options.pop("grid", "logsnr")
+    progress_line(f"calibrate: fitting the {exp.sampling_method} grid to the step {int(state.step)} checkpoint "
+                  f"({n_iters} Adam steps on {pilot} pilot trajectories, after their converged ODE solve)")
     fit = samplers.calibrate_grid(exp.sde, (pilot,) + exp.data_shape, exp.sampling_method, score_fn,
                                   key=jax.random.PRNGKey(exp.seed + 3), n_iters=n_iters, init=init, **options)
     out_dir = os.path.join(workdir, "grids")
