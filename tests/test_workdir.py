@@ -126,3 +126,21 @@ def test_benchmark_sections_reach_benchmark_md_as_they_finish(tmp_path, monkeypa
         solvers.run(tmp_path, quick=True)
     text = (tmp_path / "benchmark.md").read_text()
     assert text.startswith("## Sampler benchmark (quick)") and text.endswith("### first problem\n")
+
+
+def test_image_folder_config_fields_are_settable_from_the_command_line(tmp_path):
+    """configs/image_folder.py with a folder of generated PNGs builds an experiment from overrides."""
+    import numpy as np
+    from PIL import Image
+
+    from configs import cli
+    from configs.builders import build_experiment
+
+    for i in range(10):
+        Image.fromarray(np.full((8, 8, 3), 20 * i, np.uint8)).save(tmp_path / f"{i}.png")
+    config = cli.load_config(os.path.join(ROOT, "configs", "image_folder.py"))
+    cli.apply_overrides(config, {"data.data_dir": str(tmp_path), "data.image_size": "8", "data.mode": "L",
+                                 "data.random_flip": "false", "data.centered": "False"})
+    exp = build_experiment(config)
+    assert exp.data_shape == (8, 8, 1) and exp.dataset.num_eval == 1  # converted to grey; 10% held out
+    assert exp.preprocess_options == dict(uniform_dequantization=False, centered=False, random_flip=False)
