@@ -19,6 +19,7 @@ import os
 import sys
 from typing import Any, Callable
 
+import numpy as np
 from absl import flags, logging
 
 from configs import cli, record
@@ -27,7 +28,9 @@ flags.DEFINE_string("config", "configs/default_toy.py", "Path to a config file (
                     "override its fields with --config.<section>.<field>=<value>.")
 flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs, samples and pictures.")
 flags.DEFINE_enum("mode", "train", ["train", "sample", "eval", "inpaint", "colorize", "conditional", "benchmark",
-                                   "calibrate"], "What to run.")
+                                   "calibrate", "stats"], "What to run.")
+flags.DEFINE_string("stats_file", None, "--mode stats: where to write the data set's feature statistics; default "
+                    "workdir/stats/<dataset>_<features>.npz.")
 flags.DEFINE_bool("allow_sampling_change", False, "Allow sampling-only SDE settings (model.num_scales) to differ "
                   "from the training config.")
 flags.DEFINE_string("samples_dir", None, "--mode sample: the folder for sampling.num_samples samples (one PNG "
@@ -182,6 +185,27 @@ def calibrate_mode(r: Run) -> None:
           f"sample with it: --config.sampling.grid={path}")
 
 
+def stats_mode(r: Run) -> None:
+    """The training images' feature statistics (mean, covariance) for FID: --config.eval.stats=PATH."""
+    from evaluation import stats
+    from evaluation.evaluate import image_extractor
+    from training.progress import line
+
+    dataset = r.exp.dataset
+    if not dataset.is_image:
+        raise UsageError(f"--mode stats: data.dataset={dataset.name!r} is vector data; FID statistics are of images")
+    extractor, _ = image_extractor(r.exp, r.workdir, r.config.eval.inception)
+    if extractor is None:
+        raise UsageError(f"--mode stats: data.dataset={dataset.name!r} needs Inception features: "
+                         "--config.eval.inception=WEIGHTS.npz (see --mode convert_inception)")
+    images = np.asarray(dataset.x_train, np.float32) / 255.0
+    path = r.flags.stats_file or os.path.join(r.workdir, "stats", f"{dataset.name}_{extractor.name}.npz")
+    line(f"stats: {extractor.name} features of {len(images)} training images")
+    result = stats.save_stats(path, stats.dataset_stats(extractor, images))
+    print(f"wrote {result} ({len(images)} images, {extractor.name} features); "
+          f"FID against it: --config.eval.stats={result}")
+
+
 # mode -> (function, needs a trained checkpoint: None = no, "any" = in either directory,
 # "snapshot" = a kept one in checkpoints/)
 MODES: dict[str, tuple[Callable[[Run], None], str | None]] = {
@@ -193,6 +217,7 @@ MODES: dict[str, tuple[Callable[[Run], None], str | None]] = {
     "conditional": (controllable_mode, "any"),
     "benchmark": (benchmark_mode, None),
     "calibrate": (calibrate_mode, "any"),
+    "stats": (stats_mode, None),
 }
 
 

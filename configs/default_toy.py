@@ -59,6 +59,8 @@ def get_config():
     evaluate.likelihood_atol = 1e-5
     evaluate.num_samples = 2000  # samples for the quality metrics (0: skip) ...
     evaluate.rounds = 4  # ... drawn in this many rounds, each saved as it finishes
+    evaluate.stats = ""  # images: FID against this statistics file (--mode stats; pytorch-fid's mu/sigma .npz)
+    evaluate.inception = ""  # images: Inception weights .npz (--mode convert_inception); "": digits features
 
     config.model = model = ml_collections.ConfigDict()
     model.name = "mlp"  # mlp | ncsnpp | ddpmpp | ddpm
