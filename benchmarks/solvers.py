@@ -423,8 +423,9 @@ def analytic_entries(name: str, nfes, quick: bool) -> list[Entry]:
     return entries + adaptive_entries(quick)
 
 
-def analytic_section(workdir: Path, *, quick: bool, names=None, nfes=None, rows_filter=None) -> str:
-    """The analytic problems `names` (default: all, or the quick ones); `rows_filter(label)` keeps rows."""
+def analytic_section(workdir: Path, *, quick: bool, names=None, nfes=None, rows_filter=None, emit=None) -> str:
+    """The analytic problems `names` (default: all, or the quick ones); `rows_filter(label)` keeps rows;
+    `emit(text)` (if given) gets each problem's tables as soon as they are computed."""
     nfes = tuple(nfes or (QUICK_NFES if quick else NFES))
     names = names or (QUICK_PROBLEMS if quick else FULL_PROBLEMS)
     batch = 128 if quick else 1000
@@ -438,6 +439,8 @@ def analytic_section(workdir: Path, *, quick: bool, names=None, nfes=None, rows_
                                  log_prob=prob.log_prob)
         plot_problem(rows, prob.title.split(" (")[0] + ", " + type(prob.sde).__name__, workdir / f"solvers_{name}.png")
         out.append(format_section(f"{prob.title}, {batch} samples", rows, nfes))
+        if emit is not None:
+            emit(out[-1])
     return "\n".join(out)
 
 
@@ -591,8 +594,11 @@ SECTIONS = ("analytic", "last_step", "overhead", "scipy", "peers")
 
 
 def run(workdir, *, quick: bool = False, sections=SECTIONS, problem_names=None, nfes=None, rows_filter=None) -> str:
-    """Runs the benchmark's `sections`; writes workdir/benchmark.md and the PNG plots; returns the
+    """Runs the benchmark's `sections`; each is printed and appended to workdir/benchmark.md as soon as
+    it is computed (an interrupted run keeps what it finished); writes the PNG plots; returns the
     Markdown. `problem_names`, `nfes` and `rows_filter(label) -> bool` narrow the analytic sections."""
+    from training.progress import line
+
     for section in sections:
         if section not in SECTIONS:
             raise ValueError(f"unknown benchmark section {section!r}; valid: {list(SECTIONS)}")
@@ -601,8 +607,18 @@ def run(workdir, *, quick: bool = False, sections=SECTIONS, problem_names=None, 
             raise ValueError(f"unknown benchmark problem {name!r}; valid: {list(FULL_PROBLEMS)}")
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "benchmark.md"
     start = time.perf_counter()
-    parts = [
+    parts = []
+
+    def emit(text: str) -> None:
+        parts.append(text)
+        with open(path, "a") as f:
+            f.write(text + "\n")
+        print(text, flush=True)
+
+    path.write_text("")
+    emit("\n".join([
         f"## Sampler benchmark{' (quick)' if quick else ''}",
         "",
         f"CPU, {jax.device_count()} {jax.devices()[0].platform} device(s), float32 samplers, exact scores. "
@@ -610,27 +626,29 @@ def run(workdir, *, quick: bool = False, sections=SECTIONS, problem_names=None, 
         "DPM-Solver++, `karras` for EDM, `lower_order_final=True`, no final denoising); PC and "
         "Euler--Maruyama get N = NFE / 2 and N = NFE noise levels.",
         "",
-    ]
+    ]))
     if "analytic" in sections:
-        parts += [analytic_section(workdir, quick=quick, names=problem_names, nfes=nfes, rows_filter=rows_filter)]
+        line("benchmark: analytic problems (Gaussian mixtures, exact scores), one table per problem as it finishes")
+        analytic_section(workdir, quick=quick, names=problem_names, nfes=nfes, rows_filter=rows_filter, emit=emit)
     if "last_step" in sections:
-        parts += ["### The last steps: lowered to order 1 or not", "",
-                  last_step_section(quick=quick, names=problem_names, nfes=nfes)]
+        line("benchmark: the last steps lowered to order 1 or not")
+        emit("\n".join(["### The last steps: lowered to order 1 or not", "",
+                        last_step_section(quick=quick, names=problem_names, nfes=nfes)]))
     if "overhead" in sections:
-        parts += ["### Sampling overhead", "", overhead_section(quick=quick), ""]
+        line("benchmark: sampling overhead (U-Net, 16x16)")
+        emit("\n".join(["### Sampling overhead", "", overhead_section(quick=quick), ""]))
     if "scipy" in sections:
-        parts += ["### Jitted probability-flow ODE against the host-side scipy solve", "", scipy_section(quick=quick),
-                  ""]
+        line("benchmark: jitted probability-flow ODE against scipy on the host")
+        emit("\n".join(["### Jitted probability-flow ODE against the host-side scipy solve", "",
+                        scipy_section(quick=quick), ""]))
     if "peers" in sections:
         from benchmarks.peers import peers_section
 
-        parts += ["### Other implementations (diffusers, k-diffusion) on the same problems", "",
-                  peers_section(quick=quick, names=problem_names), ""]
-    parts.append(f"Total benchmark time: {time.perf_counter() - start:.0f} s.")
-    text = "\n".join(parts) + "\n"
-    (workdir / "benchmark.md").write_text(text)
-    print(text)
-    return text
+        line("benchmark: other implementations (diffusers, k-diffusion) on the same problems")
+        emit("\n".join(["### Other implementations (diffusers, k-diffusion) on the same problems", "",
+                        peers_section(quick=quick, names=problem_names), ""]))
+    emit(f"Total benchmark time: {time.perf_counter() - start:.0f} s.")
+    return "\n".join(parts) + "\n"
 
 
 def main(argv=None) -> None:

@@ -18,6 +18,9 @@ from training.run import Experiment, restore_state
 
 def trained_section(exp: Experiment, workdir, *, quick: bool = False, nfes=(10, 20, 50)) -> str:
     """Markdown tables for the newest checkpoint in `workdir`, measured against held-out data."""
+    from training.progress import line
+
+    line(f"benchmark: samplers on the workdir's checkpoint ({exp.dataset.name}), against held-out data")
     state = restore_state(exp, str(workdir), parallel.make_mesh(1))
     score_fn = models.bind_params(models.get_score_fn(exp.sde, exp.model), state.ema_params)
     held_out = np.concatenate([x for x, _ in exp.dataset.eval_batches(1000)])
@@ -36,5 +39,7 @@ def trained_section(exp: Experiment, workdir, *, quick: bool = False, nfes=(10, 
              f"{batch} samples against {len(held_out) - batch} held-out points")
     text = format_section(title, rows, list(nfes))
     Path(workdir, "benchmark_trained.md").write_text(text)
-    print(text)
+    with open(Path(workdir, "benchmark.md"), "a") as f:  # after the analytic sections
+        f.write(text + "\n")
+    print(text, flush=True)
     return text

@@ -60,7 +60,8 @@ def get_config():
     sampling.base = "unipc"  # learned: the solver whose coefficients the fit starts from: unipc | dpmpp
     sampling.calibration_pilot = 256  # --mode calibrate: pilot trajectories the grid (or learned solver) is fitted to
     sampling.calibration_iters = 200  # --mode calibrate: Adam steps of the fit
-    sampling.batch_size = 2000  # samples drawn by --mode sample and at snapshots
+    sampling.batch_size = 2000  # samples drawn at snapshots, per batch by --mode sample
+    sampling.num_samples = 0  # --mode sample: this many into --samples_dir, one PNG each (0: one batch)
 
     config.eval = evaluate = ml_collections.ConfigDict()  # --mode eval
     evaluate.begin_step = 0  # evaluate the kept checkpoints with begin_step <= step <= end_step
@@ -72,6 +73,8 @@ def get_config():
     evaluate.likelihood_atol = 1e-5
     evaluate.num_samples = 2000  # samples for the quality metrics (0: skip) ...
     evaluate.rounds = 4  # ... drawn in this many rounds, each saved as it finishes
+    evaluate.stats = ""  # images: FID against this statistics file (--mode stats; pytorch-fid's mu/sigma .npz)
+    evaluate.inception = ""  # images: Inception weights .npz (--mode convert_inception); "": digits features
 
     config.model = model = ml_collections.ConfigDict()
     model.name = "mlp"  # mlp | ncsnpp | ddpmpp | ddpm

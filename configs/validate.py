@@ -297,6 +297,8 @@ def _check_sampling(config) -> None:
     for name in ("calibration_pilot", "calibration_iters"):
         if name in s:
             _int(config, f"sampling.{name}")
+    if "num_samples" in s:
+        _int(config, "sampling.num_samples", minimum=0)
 
 
 def _check_eval(config, devices: int) -> None:

@@ -16,7 +16,6 @@ import os
 import jax
 import jax.numpy as jnp
 import numpy as np
-from tqdm.auto import tqdm
 
 import datasets
 import models
@@ -25,6 +24,8 @@ import samplers
 from evaluation import features, metrics
 from training.checkpoints import Checkpoints
 from training.losses import get_loss_fn
+from training.progress import bar as progress_bar
+from training.progress import line as progress_line
 from training.run import Experiment, build_sample_fn, placed_initial_state
 
 
@@ -39,6 +40,8 @@ class EvalOptions:
     likelihood_atol: float = 1e-5
     num_samples: int = 1000  # samples for the quality metrics (0: skip)
     rounds: int = 4  # ... drawn in this many saved rounds
+    stats: str = ""  # a statistics file (--mode stats, or pytorch-fid's mu/sigma .npz): FID against it
+    inception: str = ""  # Inception weights .npz (evaluation/inception.py): features for any image data
 
 
 def _atomic_savez(path: str, **arrays) -> None:
@@ -89,29 +92,48 @@ def draw_rounds(exp: Experiment, params, mesh, out_dir: str, num_samples: int, r
     per_round = num_samples // rounds
     sample_fn = None
     parts = []
-    for r in tqdm(range(rounds), desc="sampling rounds", leave=False):
+    bar = progress_bar(total=rounds, desc=f"eval: sampling rounds of {per_round}", leave=False)
+    for r in range(rounds):
         path = os.path.join(out_dir, f"samples_{r}.npz")
         if not os.path.exists(path):
             sample_fn = sample_fn or build_sample_fn(exp, mesh, per_round)
             x, nfe = sample_fn(jax.random.fold_in(jax.random.PRNGKey(exp.seed + 12), r), params)
             _atomic_savez(path, samples=np.asarray(x), nfe=np.asarray(nfe))
         parts.append(np.load(path)["samples"])
+        bar.update(1)
+    bar.close()
     return np.concatenate(parts)
 
 
-def sample_metrics(exp: Experiment, samples: np.ndarray, workdir: str) -> dict:
-    """FID/KID in the digits classifier's feature space (digits), or distances to fresh data (vectors)."""
+def image_extractor(exp: Experiment, workdir: str, inception: str = ""):
+    """The feature extractor for image FID: Inception (weights file) if given, else the digits
+    classifier (digits only); None if neither applies."""
+    if inception:
+        return features.inception_extractor(inception), None
+    if exp.dataset.name != "digits":
+        return None, None
+    clf = features.digits_classifier(workdir, image_size=exp.data_shape[0])
+    return clf.extractor, clf
+
+
+def sample_metrics(exp: Experiment, samples: np.ndarray, workdir: str, options: EvalOptions = EvalOptions()) -> dict:
+    """FID/KID in the digits classifier's (or Inception's) feature space, FID against a statistics
+    file (`options.stats`), or distances to fresh data (vectors)."""
     if not exp.dataset.is_image:
         fresh = exp.dataset.train_batch(exp.seed + 99, 0, len(samples))[0]
         log_prob = exp.dataset.log_prob if exp.dataset.log_prob(fresh[:2]) is not None else None
         return metrics.toy_metrics(samples, fresh, log_prob)
-    if exp.dataset.name != "digits":
-        return {}  # Inception features need the user's weights file: evaluation.inception_extractor
-    clf = features.digits_classifier(workdir, image_size=exp.data_shape[0])
-    real = np.concatenate([x for x, _ in exp.dataset.eval_batches(500)]) / 255.0
+    extractor, clf = image_extractor(exp, workdir, options.inception)
+    if extractor is None:
+        return {}  # Inception features need the user's weights file: eval.inception
     images = np.asarray(datasets.postprocess(jnp.asarray(samples), exp.preprocess_options.get("centered", True)))
-    out = features.image_metrics(clf.extractor, images, real, kid_subset_size=min(200, len(images), len(real)))
-    return {**out, "classifier_accuracy": clf.accuracy}
+    if options.stats:
+        from evaluation import stats
+
+        return {"fid": stats.fid_to_stats(features.extract_features(extractor, images), stats.load_stats(options.stats))}
+    real = np.concatenate([x for x, _ in exp.dataset.eval_batches(500)]) / 255.0
+    out = features.image_metrics(extractor, images, real, kid_subset_size=min(200, len(images), len(real)))
+    return {**out, "classifier_accuracy": clf.accuracy} if clf is not None else out
 
 
 def evaluate(exp: Experiment, workdir: str, options: EvalOptions = EvalOptions()) -> list[dict]:
@@ -133,15 +155,20 @@ def evaluate(exp: Experiment, workdir: str, options: EvalOptions = EvalOptions()
             out_dir = os.path.join(workdir, "eval", f"step_{step}")
             os.makedirs(out_dir, exist_ok=True)
             result = {"step": step}
+            progress_line(f"eval: checkpoint {step} (test loss, likelihood, {options.num_samples} samples in "
+                          f"{options.rounds} rounds)")
             if options.loss_batches:
                 result["test_loss"] = test_loss(exp, params, _test_data(exp, options.batch_size, options.loss_batches))
             if options.likelihood_batches:
+                progress_line(f"eval: likelihood of {options.likelihood_batches} test batch(es) of {options.batch_size} "
+                              "(probability-flow ODE)")
                 result.update(test_likelihood(exp, params, _test_data(exp, options.batch_size,
                                                                        options.likelihood_batches),
                                               options.likelihood_rtol, options.likelihood_atol))
             if options.num_samples:
                 samples = draw_rounds(exp, params, mesh, out_dir, options.num_samples, options.rounds)
-                result.update(sample_metrics(exp, samples, workdir))
+                progress_line("eval: sample-quality metrics")
+                result.update(sample_metrics(exp, samples, workdir, options))
             with open(os.path.join(workdir, "eval", f"metrics_{step}.json"), "w") as f:
                 json.dump(result, f, indent=2)
             with open(os.path.join(workdir, "eval", "eval.jsonl"), "a") as f:

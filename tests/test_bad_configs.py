@@ -1,8 +1,8 @@
 """Bad configs and bad data through main.py: one line naming the field and its value, exit status 2,
 no traceback, nothing written (project issue 7).
 
-The many cases run in ONE Python process (`DRIVER` re-parses main.py's absl flags for each argv
-and calls `main.main`, catching SystemExit), with two simulated CPU devices so that batch sizes
+The many cases run in ONE Python process (`DRIVER` calls `main.main(argv)` for each argv, which
+parses its flags and overrides afresh), with two simulated CPU devices so that batch sizes
 that do not split over the devices can be tried; a few cases also run as real `python main.py`
 subprocesses. Every case checks the message against the field and the facts it must name.
 """
@@ -24,22 +24,13 @@ TOY, DIGITS, CIFAR = (os.path.join(ROOT, "configs", f"default_{n}.py") for n in 
 DRIVER = r'''
 import contextlib, io, json, sys
 cases = json.load(open(sys.argv[1]))
-sys.argv = ["main.py"]
 import main
-from absl import flags
-FLAGS = flags.FLAGS
 results = {}
 for name, args in cases.items():
-    FLAGS.unparse_flags()
-    for flag in [f for f in FLAGS if f.startswith("config.")]:  # override flags of the last config
-        delattr(FLAGS, flag)
     err, out = io.StringIO(), io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
         try:
-            sys.argv = ["main.py", *args]  # config_flags reads overrides from sys.argv
-            FLAGS(sys.argv)
-            main.main([])
-            code = 0
+            code = main.main(["main.py", *args])
         except SystemExit as e:
             code = e.code
         except BaseException as e:  # would have been a traceback
@@ -191,6 +182,55 @@ CONFIG_CASES = {
 }
 
 
+# Command-line mistakes: name -> (argv after --workdir, what the message starts with, substrings it
+# must contain, the workdir: "new" (must not be created), "trained" (a workdir with a training
+# config.json and a checkpoint directory) or "busy" (locked by this test process)).
+CLI_CASES = {
+    "misspelt_override": (_toy("training.n_iter=300"), "--config.training.n_iter",
+                          ["no field 'n_iter'", "did you mean 'n_iters'?"], "new"),
+    "misspelt_section": (_toy("trainig.n_iters=300"), "--config.trainig.n_iters",
+                         ["no section 'trainig'", "did you mean 'training'?"], "new"),
+    "override_of_a_section": (_toy("training=3"), "--config.training is a section", ["'n_iters'"], "new"),
+    "wrong_config_path": (["--config=/nonexistent/config.py"], "--config='/nonexistent/config.py'",
+                          ["no such config file"], "new"),
+    "config_file_without_get_config": (["--config={cfg_dir}/empty_config.py"], "--config=", ["no get_config()"],
+                                       "new"),
+    "text_for_int": (_toy("training.n_iters=abc"), "training.n_iters='abc'", ["must be an integer", "8000"], "new"),
+    "float_for_int": (_toy("training.batch_size=32.5"), "training.batch_size='32.5'", ["must be an integer"], "new"),
+    "text_for_bool": (_toy("training.continuous=maybe"), "training.continuous='maybe'", ["True or False"], "new"),
+    "text_for_float": (_toy("model.beta_min=x"), "model.beta_min='x'", ["must be a number"], "new"),
+    "misspelt_flag": ([f"--config={TOY}", "--mdoe=sample"], "Unknown command line flag 'mdoe'",
+                      ["Did you mean: mode"], "new"),
+    "unknown_mode": ([f"--config={TOY}", "--mode=smaple"], "flag --mode=smaple", ["sample", "train"], "new"),
+    "text_for_float_flag": ([f"--config={TOY}", "--guidance_scale=abc"], "flag --guidance_scale=abc", [], "new"),
+    "sample_without_checkpoint": ([f"--config={TOY}", "--mode=sample"], "--mode sample: no checkpoint",
+                                  ["train first"], "new"),
+    "eval_without_checkpoint": ([f"--config={TOY}", "--mode=eval"], "--mode eval: no kept checkpoint",
+                                ["train first"], "new"),
+    "train_on_workdir_in_use": ([f"--config={TOY}", "--mode=train"], "workdir", ["is in use: pid {pid} is training"],
+                                "busy"),
+    "sample_with_other_sde": ([f"--config={TOY}", "--mode=sample", "--config.training.sde=vesde"],
+                              "the config does not build the model trained in",
+                              ["training.sde='vesde' (trained: 'vpsde')", "config.json"], "trained"),
+    "sample_with_other_num_scales": ([f"--config={TOY}", "--mode=sample", "--config.model.num_scales=100"],
+                                     "the config does not build the model",
+                                     ["model.num_scales=100 (trained: 1000, sampling-only: allow with "
+                                      "--allow_sampling_change)"], "trained"),
+    "sample_allowed_num_scales_other_sde": ([f"--config={TOY}", "--mode=sample", "--allow_sampling_change",
+                                             "--config.model.num_scales=100", "--config.model.beta_max=10.0"],
+                                            "the config does not build the model",
+                                            ["model.beta_max=10.0 (trained: 20.0)"], "trained"),
+    "train_resume_with_other_model": ([f"--config={TOY}", "--mode=train", "--config.model.width=64"],
+                                      "the config does not build the model", ["model.width=64 (trained: 128)"],
+                                      "trained"),
+    **{f"{mode}_with_other_sde_parameter": ([f"--config={TOY}", f"--mode={mode}", "--config.model.beta_max=10.0",
+                                             "--config.model.nf=32"], "the config does not build the model",
+                                            ["model.beta_max=10.0 (trained: 20.0)", "model.nf=32 (trained: 64)"],
+                                            "trained")
+       for mode in ("eval", "calibrate", "benchmark", "inpaint", "colorize", "conditional")},
+}
+
+
 def _png(path, size, mode="L"):
     from PIL import Image
 
@@ -298,15 +338,31 @@ def _existing_workdir(path):
     return path
 
 
+def _trained_workdir(path):
+    """A workdir as `train` leaves it, as far as the checks before a mode runs can see: the
+    training config (the toy defaults) and a checkpoint directory."""
+    from configs import default_toy, record
+
+    (path / "checkpoints" / "10").mkdir(parents=True)
+    record.write(default_toy.get_config(), str(path / record.TRAINING_CONFIG))
+    return path
+
+
 @pytest.fixture(scope="module")
 def driven(tmp_path_factory):
     """Runs every case in one driver process; returns {name: (expected..., result)} and the paths."""
+    from training.lifecycle import WorkdirLock
+
     tmp = tmp_path_factory.mktemp("bad_configs")
     cfg = tmp / "bad_config.py"
     cfg.write_text(CONFIG_FILE)
+    (tmp / "empty_config.py").write_text("x = 1\n")
     (tmp / "driver.py").write_text(DRIVER)
     existing = _existing_workdir(tmp / "existing")
-    before = _tree(existing)
+    trained = _trained_workdir(tmp / "trained")
+    busy = tmp / "busy"
+    lock = WorkdirLock(str(busy)).acquire()  # held by this process while the driver runs
+    before = {"existing": _tree(existing), "trained": _tree(trained), "busy": _tree(busy)}
     cases, argv = {}, {}
     for name, (args, field, expect) in {**CONFIG_CASES, **_data_cases(tmp)}.items():
         args = [a.replace("{cfg}", str(cfg)) for a in args]
@@ -314,14 +370,23 @@ def driven(tmp_path_factory):
         workdir = existing if data_case else tmp / "workdirs" / name
         argv[name] = [f"--workdir={workdir}", *args]
         cases[name] = (field, expect, workdir)
+    for name, (args, field, expect, kind) in CLI_CASES.items():
+        workdir = {"new": tmp / "workdirs" / name, "trained": trained, "busy": busy}[kind]
+        argv[name] = [f"--workdir={workdir}", *(a.replace("{cfg_dir}", str(tmp)) for a in args)]
+        cases[name] = (field, [e.replace("{pid}", str(os.getpid())) for e in expect], workdir)
     (tmp / "cases.json").write_text(json.dumps(argv))
     xla_flags = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2").strip()
     env = {**os.environ, "XLA_FLAGS": xla_flags, "JAX_PLATFORMS": "cpu", "PYTHONPATH": ROOT}
-    proc = subprocess.run([sys.executable, str(tmp / "driver.py"), str(tmp / "cases.json")], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+    try:
+        proc = subprocess.run([sys.executable, str(tmp / "driver.py"), str(tmp / "cases.json")], cwd=ROOT,
+                              env=env, capture_output=True, text=True, timeout=600)
+        busy_after = _tree(busy)  # while still locked
+    finally:
+        lock.release()
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads(proc.stdout.strip().splitlines()[-1])
-    return dict(cases=cases, results=results, existing=existing, before=before, tmp=tmp)
+    return dict(cases=cases, results=results, existing=existing, before=before, tmp=tmp, trained=trained,
+                busy_after=busy_after)
 
 
 def _check_message(stderr: str, field: str, expect) -> str:
@@ -355,8 +420,23 @@ def test_bad_input_exits_2_with_one_line(driven, name):
         assert not os.path.exists(workdir)
 
 
+@pytest.mark.parametrize("name", sorted(CLI_CASES))
+def test_command_line_mistake_exits_2_with_one_line(driven, name):
+    """Misspelt overrides and flags, wrong paths and value types, nothing to sample from, a workdir
+    in use, a config that does not build the trained model: one line, exit 2, nothing written."""
+    field, expect, workdir = driven["cases"][name]
+    result = driven["results"][name]
+    assert result["code"] == 2, result
+    _check_message(result["stderr"], field, expect)
+    assert result["stdout"] == ""
+    if CLI_CASES[name][3] == "new":
+        assert not os.path.exists(workdir)
+
+
 def test_failed_runs_leave_the_workdir_and_load_no_pickle(driven):
-    assert _tree(driven["existing"]) == driven["before"]
+    for kind in ("existing", "trained"):
+        assert _tree(driven[kind]) == driven["before"][kind], kind
+    assert driven["busy_after"] == driven["before"]["busy"]
     assert not (driven["tmp"] / "UNPICKLED").exists()
 
 
@@ -364,6 +444,8 @@ def test_failed_runs_leave_the_workdir_and_load_no_pickle(driven):
     (["--mode=train", f"--config={TOY}", "--config.training.sde=vesde", "--config.model.sigma_min=20.0"],
      "model.sigma_min=20.0", ["must be < model.sigma_max=10.0"]),
     (["--mode=sample", f"--config={DIGITS}", "--config.data.image_size=9"], "data.image_size=9", ["multiple of 2"]),
+    (["--mode=train", f"--config={TOY}", "--config.training.n_iter=300"], "--config.training.n_iter",
+     ["did you mean 'n_iters'?"]),
     (["--mode=train", f"--config={CIFAR}", "--config.data.data_dir=/nonexistent/cifar"],
      "data.data_dir='/nonexistent/cifar'", ["does not exist"]),
 ])

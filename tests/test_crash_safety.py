@@ -24,6 +24,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
+import main
 import parallel
 from configs.builders import build_experiment
 from training import run
@@ -385,3 +386,99 @@ def test_mismatched_checkpoint_lists_the_differing_shapes(tmp_path, trainer):
             ckpt.restore(_abstract_state(_tiny_exp(5, model__num_blocks=2)))
     finally:
         ckpt.close()
+
+
+# ----- SIGTERM / SIGINT: a pre-emption checkpoint of the current step --------------------------
+def _signal_when_training(proc, wd, signum, after_step):
+    """Sends `signum` once metrics.jsonl logs a step beyond `after_step`; returns the exit status."""
+    def progressed(_):
+        try:
+            with open(os.path.join(wd, "metrics.jsonl")) as f:
+                steps = [json.loads(line)["step"] for line in f if line.endswith("\n")]
+        except (FileNotFoundError, ValueError):
+            return False
+        return bool(steps) and max(steps) > after_step + 10
+
+    assert _wait_for(progressed, proc, timeout=300), "the run ended before the signal"
+    proc.send_signal(signum)
+    return proc.wait(timeout=120)
+
+
+def _stopped_at(log_path, name):
+    text = log_path.read_text(errors="replace")
+    lines = [line for line in text.splitlines() if "stopped by" in line]
+    assert len(lines) == 1, text[-2000:]
+    found = re.fullmatch(rf"stopped by {name}: saved the pre-emption checkpoint of step (\d+) at (.*); "
+                         r"run the same command to resume", lines[0])
+    assert found, lines[0]
+    assert "Traceback" not in text and "\r" not in text  # a log file gets whole lines, no bar redraws
+    assert re.search(r"^train: \d+/1000000 \(", text, re.M), text[-2000:]
+    return int(found.group(1)), found.group(2)
+
+
+def test_sigterm_and_sigint_save_the_current_step_and_resume_exactly(tmp_path, capfd):
+    """SIGTERM, then (after resuming) SIGINT: exit 143 / 130 with one line naming the saved step, whose
+    state equals an uninterrupted run's to that step bit for bit; a second `train` meanwhile stops
+    with exit 2 naming the first one's pid."""
+    config = tmp_path / "tiny.py"
+    config.write_text(TINY_CONFIG)
+    forever = ["--config.training.n_iters=1000000", "--config.training.snapshot_freq=1000000",
+               "--config.training.snapshot_freq_for_preemption=1000000"]  # no periodic checkpoint
+    wd = tmp_path / "wd"
+    with open(tmp_path / "term.log", "w") as log:
+        proc = _start(config, wd, log, extra=forever)
+        assert _wait_for(lambda _: os.path.exists(wd / "metrics.jsonl"), proc, timeout=300)
+        capfd.readouterr()
+        code = main.main(["main.py", f"--config={config}", *forever, f"--workdir={wd}", "--mode=train"])
+        err = capfd.readouterr().err  # a second train, from this process: refused at once
+        assert code == 2 and err.startswith(f"error: workdir {wd} is in use: pid {proc.pid} is training there"), err
+        assert err.count("\n") == 1
+        assert _signal_when_training(proc, wd, signal.SIGTERM, 0) == 143
+    first, path = _stopped_at(tmp_path / "term.log", "SIGTERM")
+    assert first % 5 == 0 and path == str(wd / "checkpoints-meta" / str(first)) and os.path.isdir(path)
+
+    with open(tmp_path / "int.log", "w") as log:
+        proc = _start(config, wd, log, extra=forever)
+        assert _signal_when_training(proc, wd, signal.SIGINT, first) == 130
+    assert _resumed_from(tmp_path / "int.log") == first
+    second_stop, _ = _stopped_at(tmp_path / "int.log", "SIGINT")
+    assert second_stop > first and os.listdir(wd / "checkpoints-meta") == [str(second_stop)]
+    steps = [s for s, _ in _metrics(wd)]
+    assert steps == list(range(5, second_stop + 1, 5))  # each logged step once
+
+    _TARGET[0] = jax.tree.map(ocp.utils.to_shape_dtype_struct, run.initial_state(_tiny_exp(5)))
+    interrupted = _finalized_steps(wd)[second_stop]
+    exp = dataclasses.replace(_tiny_exp(second_stop), snapshot_freq=second_stop, preemption_freq=second_stop)
+    uninterrupted = run.train(exp, str(tmp_path / "ref"), progress=False)  # one checkpoint, at the end
+    print(f"stopped at steps {first} (SIGTERM) and {second_stop} (SIGINT)")
+    for x, y in zip(jax.tree.leaves(uninterrupted), jax.tree.leaves(interrupted), strict=True):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+# ----- a corrupt newest checkpoint --------------------------------------------------------------
+def _spoil(checkpoint_dir, how):
+    if how == "truncated":  # the largest array file, cut in half
+        files = [os.path.join(b, f) for b, _, names in os.walk(checkpoint_dir) for f in names]
+        biggest = max(files, key=os.path.getsize)
+        with open(biggest, "r+b") as f:
+            f.truncate(os.path.getsize(biggest) // 2)
+    else:  # the item's metadata file is gone
+        os.remove(os.path.join(checkpoint_dir, "default", "_METADATA"))
+
+
+@pytest.mark.parametrize("how", ["truncated", "missing_metadata"])
+def test_corrupt_newest_checkpoint_falls_back_to_the_newest_intact_one(tmp_path, trainer, capfd, how):
+    never = 10**9  # no poisoned batch
+    wd = tmp_path / "wd"
+    trainer(wd, 20, bad=never)  # checkpoints/20 (snapshot at the end) and checkpoints-meta/15
+    assert sorted(os.listdir(wd / "checkpoints-meta")) == ["15"]
+    _spoil(wd / "checkpoints" / "20", how)
+    capfd.readouterr()
+    resumed = trainer(wd, 30, bad=never)
+    err = capfd.readouterr().err
+    assert re.search(rf"checkpoint {re.escape(str(wd))}/checkpoints/20 is unreadable \(.+\); moved it to "
+                     rf"{re.escape(str(wd))}/checkpoints/corrupt/20; falling back to step 15", err), err
+    assert sorted(os.listdir(wd / "checkpoints")) == ["30", "corrupt"]
+    reference = trainer(tmp_path / "ref", 30, bad=never)
+    for x, y in zip(jax.tree.leaves(reference), jax.tree.leaves(resumed), strict=True):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 
+from absl import logging
 import jax
 import orbax.checkpoint as ocp
 
@@ -20,6 +22,29 @@ _MAX_LISTED = 8
 
 # Where orbax moves checkpoints beyond max_to_keep (an atomic rename) before we remove them.
 DELETED = "deleted"
+# Where unreadable checkpoints are moved (kept for inspection, never restored).
+CORRUPT = "corrupt"
+DIRECTORIES = ("checkpoints", "checkpoints-meta")
+
+
+class CheckpointMismatch(ValueError):
+    """A checkpoint of another model than the config's."""
+
+
+class CorruptCheckpoint(Exception):
+    """A checkpoint whose files cannot be read."""
+
+
+def finalized_steps(workdir: str) -> dict[str, list[int]]:
+    """{'checkpoints': [steps], 'checkpoints-meta': [steps]} of the finalized checkpoints in
+    `workdir` (directories named by a step), read without creating anything; {} if there are none."""
+    out = {}
+    for sub in DIRECTORIES:
+        path = os.path.join(workdir, sub)
+        steps = sorted(int(n) for n in os.listdir(path) if n.isdigit()) if os.path.isdir(path) else []
+        if steps:
+            out[sub] = steps
+    return out
 
 
 def _manager(directory: str, max_to_keep: int | None) -> ocp.CheckpointManager:
@@ -68,6 +93,39 @@ def shape_mismatch(saved, target) -> str | None:
     return "; ".join(parts)
 
 
+def _first_line(e: BaseException, limit: int = 200) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    text = text.split(" See full TensorStore details")[0]
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def check_newest(workdir: str, target) -> None:
+    """Raises CheckpointMismatch if the newest checkpoint's array shapes (read from its metadata,
+    nothing created or restored) do not fit `target` (arrays or jax.ShapeDtypeStructs)."""
+    steps = finalized_steps(workdir)
+    if not steps:
+        return
+    sub, step = max(((sub, s[-1]) for sub, s in steps.items()), key=lambda p: p[1])
+    verbosity = logging.get_verbosity()
+    logging.set_verbosity(logging.ERROR)  # orbax warns that a read-only manager is read-only
+    try:
+        manager = ocp.CheckpointManager(
+            os.path.abspath(os.path.join(workdir, sub)), item_handlers=ocp.StandardCheckpointHandler(),
+            options=ocp.CheckpointManagerOptions(read_only=True, create=False, save_interval_steps=0))
+        try:
+            saved = manager.item_metadata(step)
+        except Exception:  # noqa: BLE001 -- unreadable: restoring falls back to an intact one
+            saved = None
+        finally:
+            manager.close()
+    finally:
+        logging.set_verbosity(verbosity)
+    mismatch = None if saved is None else shape_mismatch(saved, target)
+    if mismatch:
+        raise CheckpointMismatch(f"checkpoint at step {step} in {os.path.join(workdir, sub)} does not match the "
+                                 f"model built from the config: {mismatch}")
+
+
 class Checkpoints:
     """The two checkpoint directories of a workdir."""
 
@@ -96,25 +154,65 @@ class Checkpoints:
         """The directory of the checkpoint at `step`."""
         return os.path.join(str(self._manager_of(step).directory), str(step))
 
-    def restore(self, target, step: int | None = None):
-        """Restores `step` (default: the newest) into the structure of `target`; None if there is none.
-
-        A checkpoint of another model raises a ValueError that lists the arrays whose shapes differ."""
-        step = self.latest_step() if step is None else step
-        if step is None:
-            return None
+    def _restore_one(self, target, step: int):
         manager = self._manager_of(step)
         where = f"checkpoint at step {step} in {manager.directory}"
-        saved = manager.item_metadata(step)
-        if saved is not None:
-            mismatch = shape_mismatch(saved, target)
-            if mismatch:
-                raise ValueError(f"{where} does not match the model built from the config: {mismatch}")
+        try:
+            saved = manager.item_metadata(step)
+        except Exception as e:  # noqa: BLE001 -- unreadable metadata: orbax raises many kinds
+            raise CorruptCheckpoint(f"its metadata is unreadable ({_first_line(e)})") from e
+        if saved is None:
+            raise CorruptCheckpoint("its metadata is missing")
+        mismatch = shape_mismatch(saved, target)
+        if mismatch:
+            raise CheckpointMismatch(f"{where} does not match the model built from the config: {mismatch}")
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)  # keeps each leaf's sharding
         try:
             return manager.restore(step, args=ocp.args.StandardRestore(abstract))
         except (ValueError, KeyError) as e:
-            raise ValueError(f"{where} does not match the model built from the config: {e}") from e
+            if "structure" in str(e) or isinstance(e, KeyError):
+                raise CheckpointMismatch(f"{where} does not match the model built from the config: {e}") from e
+            raise CorruptCheckpoint(_first_line(e)) from e
+        except Exception as e:  # noqa: BLE001 -- tensorstore reports truncated or missing files so
+            raise CorruptCheckpoint(_first_line(e)) from e
+
+    def _move_aside(self, step: int) -> str:
+        manager = self._manager_of(step)
+        src = os.path.join(str(manager.directory), str(step))
+        dst_dir = os.path.join(str(manager.directory), CORRUPT)
+        dst = os.path.join(dst_dir, str(step))
+        if jax.process_index() == 0:
+            os.makedirs(dst_dir, exist_ok=True)
+            n = 1
+            while os.path.exists(dst):
+                dst, n = os.path.join(dst_dir, f"{step}.{n}"), n + 1
+            os.rename(src, dst)
+        manager.reload()
+        return dst
+
+    def restore(self, target, step: int | None = None):
+        """Restores `step` (default: the newest intact one) into the structure of `target`; None if
+        there is none.
+
+        A checkpoint of another model raises a CheckpointMismatch (a ValueError) that lists the arrays
+        whose shapes differ. Without `step`, an unreadable newest checkpoint is moved aside into
+        `<dir>/corrupt/` and the next older one is tried, each with a line on stderr."""
+        if step is not None:
+            try:
+                return self._restore_one(target, step)
+            except CorruptCheckpoint as e:
+                raise ValueError(f"checkpoint at step {step} in {self._manager_of(step).directory} is "
+                                 f"unreadable: {e}") from e
+        while (newest := self.latest_step()) is not None:
+            try:
+                return self._restore_one(target, newest)
+            except CorruptCheckpoint as e:
+                path = self.path(newest)
+                moved = self._move_aside(newest)
+                older = self.latest_step()
+                then = f"falling back to step {older}" if older is not None else "no intact checkpoint is left"
+                print(f"checkpoint {path} is unreadable ({e}); moved it to {moved}; {then}", file=sys.stderr)
+        return None
 
     def close(self) -> None:
         self.snapshots.close()

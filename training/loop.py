@@ -11,8 +11,8 @@ from typing import Callable
 
 import jax
 import numpy as np
-from tqdm.auto import tqdm
 
+from training import progress as progress_bars
 from training.checkpoints import Checkpoints
 
 
@@ -101,7 +101,7 @@ def train_loop(
     if start % n_jitted_steps:
         raise ValueError(f"checkpoint step {start} is not a multiple of n_jitted_steps={n_jitted_steps}")
     log = MetricsLog(workdir, start)
-    bar = tqdm(total=n_iters, initial=start, desc="train", disable=not progress, dynamic_ncols=True)
+    bar = progress_bars.bar(total=n_iters, initial=start, desc="train", disable=not progress, dynamic_ncols=True)
     if restored is not None and progress:
         bar.write(f"resuming from step {start}: {checkpoints.path(start)}", file=sys.stderr)
     last_good = checkpoints.latest_step()

@@ -20,7 +20,9 @@ import parallel
 import samplers
 import visualize
 from sde_lib import SDE
-from training.checkpoints import Checkpoints
+from training import lifecycle
+from training.checkpoints import Checkpoints, check_newest
+from training.progress import line as progress_line
 from training.loop import train_loop
 from training.losses import get_loss_fn
 from training.state import TrainState, init_train_state, make_train_step
@@ -128,7 +130,11 @@ def save_pictures(exp: Experiment, samples: np.ndarray, path: str, title: str) -
 
 
 def train(exp: Experiment, workdir: str, *, progress: bool = True) -> TrainState:
-    """Trains on all devices of the mesh, resuming from the newest checkpoint in `workdir`."""
+    """Trains on all devices of the mesh, resuming from the newest checkpoint in `workdir`.
+
+    A SIGINT or SIGTERM stops it before the next update: the state of the current step is saved as
+    the pre-emption checkpoint (atomically, as every checkpoint) and `lifecycle.Preempted` is raised
+    with its path; the same call then resumes from it."""
     mesh = parallel.make_mesh(exp.num_devices)
     state, shardings = placed_initial_state(exp, mesh)
     step_fn = build_train_step(exp, mesh, shardings)
@@ -137,16 +143,33 @@ def train(exp: Experiment, workdir: str, *, progress: bool = True) -> TrainState
     def on_snapshot(state, step):
         if snapshot_sampler is None:
             return
+        path = os.path.join(workdir, "snapshots", f"samples_{step}.png")
+        progress_line(f"step {step}: drawing {exp.num_samples} {exp.sampling_method} samples for {path}")
         samples, _ = snapshot_sampler(jax.random.PRNGKey(exp.seed + 1), state.ema_params)
-        save_pictures(exp, np.asarray(samples), os.path.join(workdir, "snapshots", f"samples_{step}.png"),
-                      f"EMA samples at step {step}")
+        save_pictures(exp, np.asarray(samples), path, f"EMA samples at step {step}")
 
-    return train_loop(
-        state=state, step_fn=step_fn, get_batches=get_batches(exp, mesh), workdir=workdir,
-        n_iters=exp.n_iters, n_jitted_steps=exp.n_jitted_steps, log_freq=exp.log_freq,
-        snapshot_freq=exp.snapshot_freq, preemption_freq=exp.preemption_freq, on_snapshot=on_snapshot,
-        progress=progress, skip_nonfinite=exp.skip_nonfinite,
-    )
+    with lifecycle.StopOnSignals() as stop:
+        try:
+            return train_loop(
+                state=state, step_fn=stop.wrap(step_fn), get_batches=get_batches(exp, mesh), workdir=workdir,
+                n_iters=exp.n_iters, n_jitted_steps=exp.n_jitted_steps, log_freq=exp.log_freq,
+                snapshot_freq=exp.snapshot_freq, preemption_freq=exp.preemption_freq, on_snapshot=on_snapshot,
+                progress=progress, skip_nonfinite=exp.skip_nonfinite,
+            )
+        except lifecycle.Preempted as e:
+            checkpoints = Checkpoints(workdir)
+            try:
+                checkpoints.save(e.state, snapshot=False)
+                e.path = checkpoints.path(int(jax.device_get(e.state.step)))
+            finally:
+                checkpoints.close()
+            raise
+
+
+def check_checkpoint(exp: Experiment, workdir: str) -> None:
+    """Raises CheckpointMismatch (a ValueError) if the newest checkpoint in `workdir` holds arrays of
+    other shapes than `exp`'s model; traces the model's state (no computation) and creates nothing."""
+    check_newest(workdir, jax.eval_shape(lambda: initial_state(exp)))
 
 
 def restore_state(exp: Experiment, workdir: str, mesh) -> TrainState:
@@ -166,6 +189,7 @@ def sample(exp: Experiment, workdir: str) -> tuple[str, str]:
     mesh = parallel.make_mesh(exp.num_devices)
     state = restore_state(exp, workdir, mesh)
     step = int(state.step)
+    progress_line(f"drawing {exp.num_samples} {exp.sampling_method} samples from the step {step} checkpoint")
     samples, nfe = build_sample_fn(exp, mesh)(jax.random.PRNGKey(exp.seed + 2), state.ema_params)
     samples = np.asarray(samples)
     out_dir = os.path.join(workdir, "samples")
@@ -194,6 +218,9 @@ def calibrate(exp: Experiment, workdir: str, *, pilot: int, n_iters: int):
     options = dict(exp.sampling_options)
     key = jax.random.PRNGKey(exp.seed + 3)
     shape = (pilot,) + exp.data_shape
+    what_fit = f"learned {options.get('base', 'unipc')} solver" if learned else f"{exp.sampling_method} grid"
+    progress_line(f"calibrate: fitting the {what_fit} to the step {int(state.step)} checkpoint "
+                  f"({n_iters} Adam steps on {pilot} pilot trajectories, after their converged ODE solve)")
     out_dir = os.path.join(workdir, "grids")
     os.makedirs(out_dir, exist_ok=True)
     if learned:  # start from the configured file if there is one, else from the base on the logsnr grid
