@@ -53,13 +53,14 @@ def _python_blocks():
 @pytest.mark.slow  # ~30 s of CPU (2 min wall on the shared 2-core machine): PC at N=1000, a grid fit
 @pytest.mark.parametrize("index", range(len(_python_blocks())))
 def test_readme_python_block_runs_and_prints(index, tmp_path):
-    """Each python block runs as written (a fresh process, from the repository root) and prints."""
+    """Each python block runs as written (a fresh process, in an empty folder: what it writes stays
+    there) and prints."""
     import subprocess
     import sys
 
     script = tmp_path / "block.py"
     script.write_text(_python_blocks()[index])
-    proc = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=600,
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=600,
                           env={**os.environ, "PYTHONPATH": ROOT, "JAX_PLATFORMS": "cpu"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip(), "the block prints nothing"
