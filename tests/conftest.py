@@ -107,3 +107,13 @@ def pytest_collection_modifyitems(items):
         return next((i for i, name in enumerate(_LONG_FIRST) if name in item.nodeid), len(_LONG_FIRST))
 
     items.sort(key=rank)
+
+
+@pytest.fixture
+def fast_compile():
+    """Most XLA optimisation passes off, for tests whose big programs (U-Nets, Inception) run a few
+    times: on CPU those passes would take most of the test's time; the assertions do not depend on them."""
+    previous = jax.config.read("jax_disable_most_optimizations")
+    jax.config.update("jax_disable_most_optimizations", True)
+    yield
+    jax.config.update("jax_disable_most_optimizations", previous)
