@@ -8,6 +8,21 @@ _FLAG = "--xla_cpu_enable_concurrency_optimized_scheduler=false"
 if _FLAG not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + _FLAG).strip()
 
+# Most of the suite's time is XLA compilation, and many tests (and the main.py subprocesses they
+# start) compile the same programs. A persistent compilation cache in a fresh temporary directory,
+# shared through the environment by the xdist workers and every subprocess, compiles each once per
+# session; it is removed when the session that created it ends, so runs stay independent. An
+# existing JAX_COMPILATION_CACHE_DIR is respected (and kept).
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+
+    _CACHE = tempfile.mkdtemp(prefix="scorejax-test-xla-cache-")
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _CACHE
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
+    atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
+
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import pytest  # noqa: E402
@@ -67,3 +82,38 @@ def x64():
     """Runs a test in float64."""
     with jax.enable_x64(True):
         yield
+
+
+# The longest tests (subprocesses, training runs), in decreasing order of their time: run first, so
+# that the two xdist workers (`make test`: pytest -n 2, which hands tests out in collection order)
+# do not end with one of them alone on a long test. Stable sort: the rest keep their order.
+_LONG_FIRST = (
+    "test_multidevice.py::test_four_devices_match_one",
+    "test_pipeline.py::test_calibrate_then_sample_on_the_fitted_grid",
+    "test_pipeline.py::test_main_train_restart_sample[vpsde]",
+    "test_pipeline.py::test_sampling_is_reproducible_and_images_work",
+    "test_crash_safety.py",
+    "test_paper_networks.py::test_train_with_smld_loss_and_sample_with_ald",
+    "test_pipeline.py",
+    "test_paper_configs.py",
+    "test_grids.py::test_calibrated_grid_lowers_the_error_on_fresh_noise",
+    "test_likelihood.py::test_bits_per_dim_closed_form_and_data_scaling",
+    "test_ode.py::test_ode_reproduces_gaussian_and_mixture",
+)
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        return next((i for i, name in enumerate(_LONG_FIRST) if name in item.nodeid), len(_LONG_FIRST))
+
+    items.sort(key=rank)
+
+
+@pytest.fixture
+def fast_compile():
+    """Most XLA optimisation passes off, for tests whose big programs (U-Nets, Inception) run a few
+    times: on CPU those passes would take most of the test's time; the assertions do not depend on them."""
+    previous = jax.config.read("jax_disable_most_optimizations")
+    jax.config.update("jax_disable_most_optimizations", True)
+    yield
+    jax.config.update("jax_disable_most_optimizations", previous)

@@ -64,9 +64,10 @@ def test_calibrated_grid_lowers_the_error_on_fresh_noise():
 
 
 @pytest.mark.parametrize("method", [m for m in CALIBRATABLE if m != "unipc"])
-def test_calibration_runs_through_every_deterministic_method(method):
+def test_calibration_runs_through_every_deterministic_method(method, fast_compile):
     """Gradients reach the grid through every parameterisation (lambda, sigma_EDM): a few
-    iterations already lower the pilot error."""
+    iterations already lower the pilot error. (A 16 x 2 pilot: compiling the solver and its
+    gradient is the time, so most XLA optimisations are off.)"""
     sde = make_sde("ve")
     fit = calibrate_grid(sde, (16, 2), method, MIX.score_fn(sde), key=jax.random.PRNGKey(0), n_iters=12,
                          progress=False, **OPTIONS[method])

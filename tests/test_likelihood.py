@@ -215,9 +215,10 @@ def image_model(centered):
     return GaussianMixture(jnp.ones((1,)), mean[None], cov[None])
 
 
-def test_bits_per_dim_closed_form_and_data_scaling():
+def test_bits_per_dim_closed_form_and_data_scaling(fast_compile):
     """bits/dim of integer images against the closed form, for a model on [-1, 1] and for the
-    same distribution modelled on [0, 1]: the two must agree (the scaling's Jacobian is 1 bit/dim)."""
+    same distribution modelled on [0, 1]: the two must agree (the scaling's Jacobian is 1 bit/dim).
+    (Eight 4-pixel images: compiling is the time, so most XLA optimisations are off.)"""
     sde, key, n_bits = VPSDE(), jax.random.PRNGKey(11), 8
     x01 = (image_model(True).sample(jax.random.PRNGKey(10), 8) + 1) / 2
     images = jnp.clip(jnp.floor(x01 * 2**n_bits), 0, 2**n_bits - 1).astype(jnp.uint8).reshape(8, 2, 2)

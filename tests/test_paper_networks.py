@@ -128,14 +128,6 @@ def test_bad_arguments_are_named(kwargs, match):
         models.get_model("ncsnv2", **kwargs)
 
 
-@pytest.fixture
-def fast_compile():
-    """Tiny networks compile slowly on CPU; most XLA optimisations are not worth it for two steps."""
-    jax.config.update("jax_disable_most_optimizations", True)
-    yield
-    jax.config.update("jax_disable_most_optimizations", False)
-
-
 def test_train_with_smld_loss_and_sample_with_ald(fast_compile):
     """Two SMLD-loss steps of a tiny NCSNv2 on the 8x8 digits, then annealed Langevin dynamics,
     all built from a config (training.continuous=False, corrector 'ald') as main.py builds them."""

@@ -64,19 +64,38 @@ def main_py(*args):
 
 @pytest.mark.parametrize("sde", ["vpsde", "subvpsde", "vesde"])
 def test_main_train_restart_sample(tmp_path, sde):
-    config = tmp_path / "tiny.py"
-    config.write_text(TINY_CONFIG)
+    """Train to step 10, resume to 20, sample. VP runs through main.py in subprocesses (the command
+    line, its flag overrides, a fresh process resuming); sub-VP and VE run in-process through the
+    functions main.py calls (run.train, run.sample): the three differ only in the SDE, and each
+    subprocess re-imports and re-compiles everything."""
     wd = str(tmp_path / "wd")
-    common = [f"--config={config}", f"--workdir={wd}", f"--config.training.sde={sde}"]
-    main_py(*common, "--mode=train")  # stops at step 10: snapshot + pre-emption checkpoints
+    if sde == "vpsde":
+        config = tmp_path / "tiny.py"
+        config.write_text(TINY_CONFIG)
+        common = [f"--config={config}", f"--workdir={wd}", f"--config.training.sde={sde}"]
+
+        def train(n_iters):
+            main_py(*common, "--mode=train", *([f"--config.training.n_iters={n_iters}"] if n_iters != 10 else []))
+
+        def sample():
+            main_py(*common, "--mode=sample")
+    else:
+        assert tiny_toy_config(sde, n_iters=10).training.snapshot_sampling is False  # TINY_CONFIG's run
+
+        def train(n_iters):
+            run.train(build_experiment(tiny_toy_config(sde, n_iters)), wd, progress=False)
+
+        def sample():
+            run.sample(build_experiment(tiny_toy_config(sde, 20)), wd)
+    train(10)  # stops at step 10: snapshot + pre-emption checkpoints
     assert sorted(os.listdir(os.path.join(wd, "checkpoints"))) == ["10"]
-    main_py(*common, "--mode=train", "--config.training.n_iters=20")  # the same run, resumed
+    train(20)  # the same run, resumed
     assert "20" in os.listdir(os.path.join(wd, "checkpoints"))
     with open(os.path.join(wd, "metrics.jsonl")) as f:
         steps = [json.loads(line)["step"] for line in f]
     assert steps == [5, 10, 15, 20], steps
     assert any(n.startswith("events.out.tfevents") for n in os.listdir(os.path.join(wd, "tensorboard")))
-    main_py(*common, "--mode=sample")
+    sample()
     samples = np.load(os.path.join(wd, "samples", "samples_20.npz"))["samples"]
     assert samples.shape == (16, 2) and np.all(np.isfinite(samples))
     assert os.path.getsize(os.path.join(wd, "samples", "samples_20.png")) > 1000
@@ -90,14 +109,6 @@ def test_restarted_run_equals_uninterrupted_run(tmp_path):
     assert os.path.exists(tmp_path / "a" / "snapshots" / "samples_20.png")
     for a, b in zip(jax.tree.leaves(full), jax.tree.leaves(resumed)):
         np.testing.assert_array_equal(a, b)
-
-
-@pytest.fixture
-def fast_compile():
-    """U-Nets compile slowly on CPU; most XLA optimisations are not worth it for a few steps."""
-    jax.config.update("jax_disable_most_optimizations", True)
-    yield
-    jax.config.update("jax_disable_most_optimizations", False)
 
 
 def test_sampling_is_reproducible_and_images_work(tmp_path, fast_compile):

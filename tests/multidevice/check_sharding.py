@@ -2,6 +2,7 @@
 training, sampling and likelihood on 4 devices give what they give on 1."""
 
 import sys
+import time
 
 import jax
 import jax.numpy as jnp
@@ -127,8 +128,9 @@ def check_evaluation():
 
 
 if __name__ == "__main__":
-    check_training()
-    check_samplers()
-    check_evaluation()
+    for check in (check_training, check_samplers, check_evaluation):
+        start = time.perf_counter()
+        check()
+        print(f"{check.__name__}: {time.perf_counter() - start:.1f} s")
     print("all multi-device checks passed")
     sys.exit(0)
