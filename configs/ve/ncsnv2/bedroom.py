@@ -11,35 +11,12 @@ region up to resampling.
 """
 
 from configs import default_lsun
+from configs.ve.ncsn import smld_setting
 
 
 def get_config():
-    config = default_lsun.get_config()
-    config.training.sde = "vesde"
-    config.training.continuous = False  # the SMLD loss over the N noise levels
-    sampling = config.sampling
-    sampling.method = "pc"
-    sampling.predictor = "none"
-    sampling.corrector = "ald"  # annealed Langevin dynamics
-    sampling.n_steps_each = 3
-    sampling.snr = 0.095
-    model = config.model
-    model.name = "ncsnv2_128"
-    model.scale_by_sigma = True
-    model.num_scales = 1086
-    model.sigma_max = 190.0
-    model.ema_rate = 0.9999
-    model.normalization = "InstanceNorm++"
-    model.nonlinearity = "elu"
-    model.nf = 128
-    model.interpolation = "bilinear"
-    optim = config.optim
-    optim.lr = 0.0001
-    optim.beta1 = 0.9
-    optim.eps = 1e-8
-    optim.weight_decay = 0.0
-    optim.warmup = 0
-    optim.grad_clip = -1.0
+    config = smld_setting(default_lsun.get_config(), name="ncsnv2_128", scale_by_sigma=True, lr=0.0001,
+                          num_scales=1086, sigma_max=190.0, n_steps_each=3, snr=0.095, ema_rate=0.9999)
     config.training.batch_size = 128
     config.data.image_size = 128
     return config

@@ -8,24 +8,12 @@ crop_resize.
 """
 
 from configs import default_lsun
-from configs.vp.ddpm import cifar10
+from configs.vp.ddpm import ddpm_setting
 
 
 def get_config():
-    config = default_lsun.get_config()
-    config.training.sde = "vpsde"
-    config.training.continuous = False
-    config.training.reduce_mean = True
-    config.sampling.predictor = "ancestral_sampling"
-    config.sampling.corrector = "none"
-    config.data.centered = True
-    model = config.model
-    ddpm = cifar10.get_config().model
-    for key in ("name", "scale_by_sigma", "ema_rate", "nonlinearity", "nf", "num_res_blocks", "attn_resolutions",
-                "resamp_with_conv", "conditional", "embedding_type", "attn_layout", "num_groups"):
-        model[key] = ddpm[key]
-    model.ch_mult = (1, 1, 2, 2, 4, 4)
-    model.num_scales = 1000
-    model.dropout = 0.0
+    config = ddpm_setting(default_lsun.get_config(), ch_mult=(1, 1, 2, 2, 4, 4))
+    config.model.num_scales = 1000
+    config.model.dropout = 0.0
     config.optim.lr = 2e-5
     return config

@@ -7,25 +7,8 @@ folder of LSUN church_outdoor images, centre-cropped to a square and resized (bi
 score_sde's crop_resize.
 """
 
-from configs import default_lsun
-from configs.vp.ddpm import cifar10
+from configs.vp.ddpm import bedroom
 
 
 def get_config():
-    config = default_lsun.get_config()
-    config.training.sde = "vpsde"
-    config.training.continuous = False
-    config.training.reduce_mean = True
-    config.sampling.predictor = "ancestral_sampling"
-    config.sampling.corrector = "none"
-    config.data.centered = True
-    model = config.model
-    ddpm = cifar10.get_config().model
-    for key in ("name", "scale_by_sigma", "ema_rate", "nonlinearity", "nf", "num_res_blocks", "attn_resolutions",
-                "resamp_with_conv", "conditional", "embedding_type", "attn_layout", "num_groups"):
-        model[key] = ddpm[key]
-    model.ch_mult = (1, 1, 2, 2, 4, 4)
-    model.num_scales = 1000
-    model.dropout = 0.0
-    config.optim.lr = 2e-5
-    return config
+    return bedroom.get_config()  # the same setting; only the data folder differs
