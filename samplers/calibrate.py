@@ -69,6 +69,26 @@ def grid_logits(sde: SDE, ts):
     return jnp.log(jnp.diff(sde.log_snr(jnp.asarray(ts))))
 
 
+def fit_best(update, params, opt_state, *, n_iters: int, desc: str, progress: bool):
+    """Runs `n_iters` steps `params, opt_state, loss = update(params, opt_state)` (the loss at the params
+    before the step) and keeps the best iterate seen, with a progress bar named `desc`.
+
+    Returns (best_params, errors, best_error): errors[i] = sqrt(loss) at the i-th iterate (the relative RMS
+    error for the losses here), best_error = sqrt of the smallest loss.
+    """
+    best, best_params, errors = np.inf, params, []
+    bar = tqdm(range(n_iters), desc=desc, disable=not progress)
+    for _ in bar:
+        new_params, opt_state, value = update(params, opt_state)
+        value = float(value)
+        errors.append(np.sqrt(value))
+        if value < best:  # value is the loss at params, before this update
+            best, best_params = value, params
+        bar.set_postfix(rel_err=f"{np.sqrt(best):.2e}")
+        params = new_params
+    return best_params, np.asarray(errors), float(np.sqrt(best))
+
+
 def calibrate_grid(
     sde: SDE,
     shape,
@@ -126,15 +146,7 @@ def calibrate_grid(
 
     theta = grid_logits(sde, ts0)
     opt_state = optimizer.init(theta)
-    best, best_theta, errors = np.inf, theta, []
-    bar = tqdm(range(n_iters), desc=f"calibrating {method} grid ({n_steps} steps)", disable=not progress)
-    for _ in bar:
-        new_theta, opt_state, value = update(theta, opt_state)
-        value = float(value)
-        errors.append(np.sqrt(value))
-        if value < best:  # value is the loss at theta, before this update
-            best, best_theta = value, theta
-        bar.set_postfix(rel_err=f"{np.sqrt(best):.2e}")
-        theta = new_theta
-    return GridFit(np.asarray(grid_of(best_theta), np.float64), float(errors[0]), float(np.sqrt(best)),
-                   np.asarray(errors), np.asarray(ts0, np.float64))
+    best_theta, errors, best_error = fit_best(update, theta, opt_state, n_iters=n_iters,
+                                              desc=f"calibrating {method} grid ({n_steps} steps)", progress=progress)
+    return GridFit(np.asarray(grid_of(best_theta), np.float64), float(errors[0]), best_error, errors,
+                   np.asarray(ts0, np.float64))

@@ -41,7 +41,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from tqdm.auto import tqdm
 
 from samplers import _common, calibrate, grids
 from samplers.dpm_solver import data_prediction, dpmpp_update, multistep_orders, phi, segments
@@ -350,25 +349,18 @@ def fit_learned_solver(
     params = {"theta": calibrate.grid_logits(sde, jnp.asarray(solver0.times, dtype)),
               "pred": jnp.asarray(solver0.pred, dtype), "corr": jnp.asarray(solver0.corr, dtype)}
     opt_state = optimizer.init(params)
-    best, best_params, errors = np.inf, params, []
     n = len(solver0.times) - 1
-    bar = tqdm(range(n_iters), desc=f"fitting learned {base}-{order} ({n} steps)", disable=not progress)
-    for _ in bar:
-        new_params, opt_state, value = update(params, opt_state)
-        value = float(value)
-        errors.append(np.sqrt(value))
-        if value < best:  # value is the loss at params, before this update
-            best, best_params = value, params
-        bar.set_postfix(rel_err=f"{np.sqrt(best):.2e}")
-        params = new_params
+    best_params, errors, best_error = calibrate.fit_best(
+        update, params, opt_state, n_iters=n_iters, desc=f"fitting learned {base}-{order} ({n} steps)",
+        progress=progress)
     times = np.asarray(calibrate.grid_from_logits(sde, eps, best_params["theta"]), np.float64)
     if not fit_times:  # exactly the starting times, not their round trip through the logits
         times = np.asarray(solver0.times, np.float64)
     pred_mask, corr_mask = history_masks(n, order)
     seconds = time.perf_counter() - start
-    info = {"pilot_error_init": float(errors[0]), "pilot_error": float(np.sqrt(best)), "fit_seconds": seconds,
+    info = {"pilot_error_init": float(errors[0]), "pilot_error": best_error, "fit_seconds": seconds,
             "pilot": float(shape[0]), "n_iters": float(n_iters)}
     solver = solver0._replace(times=times, pred=np.asarray(best_params["pred"], np.float64) * pred_mask,
                               corr=np.asarray(best_params["corr"], np.float64) * corr_mask, info=info)
-    return SolverFit(check_solver(solver), float(errors[0]), float(np.sqrt(best)), np.asarray(errors), seconds,
+    return SolverFit(check_solver(solver), float(errors[0]), best_error, errors, seconds,
                      np.asarray(solver0.times, np.float64))
