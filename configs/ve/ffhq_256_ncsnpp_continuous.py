@@ -7,12 +7,8 @@ folder of FFHQ images at 256x256 (larger ones are box-filtered down to 256, as t
 were made); no crop.
 """
 
-from configs.ve import bedroom_ncsnpp_continuous
+from configs.ve import celebahq_256_ncsnpp_continuous
 
 
 def get_config():
-    config = bedroom_ncsnpp_continuous.get_config()
-    config.data.center_crop = None
-    config.data.resize = "box"
-    config.model.sigma_max = 348.0
-    return config
+    return celebahq_256_ncsnpp_continuous.get_config()  # the same setting; only the data folder differs
