@@ -21,7 +21,8 @@ SDES = {"vp": VPSDE(N=8), "subvp": subVPSDE(N=8), "ve": VESDE(sigma_max=5.0, N=8
 # Small options so that tracing a whole sampler stays cheap.
 OPTIONS = {"pc": dict(predictor="euler_maruyama", corrector="none"), "ode": dict(rtol=1e-3, atol=1e-3),
            "ddim": dict(nfe=4), "dpm_solver": dict(nfe=6), "dpmpp_2m": dict(nfe=4), "dpmpp_3m": dict(nfe=4), "unipc": dict(nfe=4),
-           "edm_heun": dict(nfe=5), "edm_stochastic": dict(nfe=5), "adaptive_sde": dict(max_steps=20)}
+           "edm_heun": dict(nfe=5), "edm_stochastic": dict(nfe=5), "adaptive_sde": dict(max_steps=20),
+           "learned": dict(nfe=4)}
 
 
 class CountingScore:

@@ -17,6 +17,8 @@ import sys
 import numpy as np
 import pytest
 
+from configs import default_toy
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOY, DIGITS, CIFAR = (os.path.join(ROOT, "configs", f"default_{n}.py") for n in ("toy", "digits", "cifar10"))
 
@@ -195,7 +197,8 @@ CLI_CASES = {
                           ["no such config file"], "new"),
     "config_file_without_get_config": (["--config={cfg_dir}/empty_config.py"], "--config=", ["no get_config()"],
                                        "new"),
-    "text_for_int": (_toy("training.n_iters=abc"), "training.n_iters='abc'", ["must be an integer", "8000"], "new"),
+    "text_for_int": (_toy("training.n_iters=abc"), "training.n_iters='abc'",
+                     ["must be an integer", f"now {default_toy.get_config().training.n_iters}"], "new"),
     "float_for_int": (_toy("training.batch_size=32.5"), "training.batch_size='32.5'", ["must be an integer"], "new"),
     "text_for_bool": (_toy("training.continuous=maybe"), "training.continuous='maybe'", ["True or False"], "new"),
     "text_for_float": (_toy("model.beta_min=x"), "model.beta_min='x'", ["must be a number"], "new"),

@@ -117,7 +117,7 @@ def test_progress_in_a_log_file_is_whole_lines(capsys):
 def test_benchmark_sections_reach_benchmark_md_as_they_finish(tmp_path, monkeypatch):
     from benchmarks import solvers
 
-    def analytic(workdir, *, quick, emit=None):
+    def analytic(workdir, *, quick, emit=None, **narrowing):
         emit("### first problem")
         raise KeyboardInterrupt  # interrupted during the second problem
 
