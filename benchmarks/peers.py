@@ -178,22 +178,22 @@ def _errors(x, ref):
     return rel, float(np.median(per)), int(np.sum(~(per <= 0.5)))
 
 
-def peers_section(*, quick: bool = False, names=None) -> str:
-    """Markdown tables of the peer samplers on the analytic VP problems (one line if skipped)."""
+def peers_section(problems: dict, sigma_range, *, quick: bool = False, names=None) -> str:
+    """Markdown tables of the peer samplers on the analytic VP problems (one line if skipped):
+    `problems` maps names to the solver benchmark's `Problem`s, `sigma_range(sde)` gives the EDM
+    sigmas at the samplers' end and start times."""
     why = missing()
     if why:
         return f"Skipped: {why} (pip install -e \".[peers]\" && pip install --no-deps k-diffusion)."
-    from benchmarks.solvers import grids_sigma_range, problems
-
     budgets = QUICK_BUDGETS if quick else BUDGETS
     names = [n for n in (names or ("mixture64d_vp", "aniso32d_vp")) if n.endswith("_vp")]
     batch = 128 if quick else 1000
     out = []
     for name in names:
-        prob = problems()[name]
+        prob = problems[name]
         denoise = make_denoiser(prob.sde, prob.score_fn)
         noise = np.array(jax.random.normal(jax.random.PRNGKey(prob.seed + 100), (batch, prob.gm.dim)), np.float32)
-        sigma_min, sigma_max = grids_sigma_range(prob.sde)
+        sigma_min, sigma_max = sigma_range(prob.sde)
         refs, cells, adaptive = {}, {}, []
 
         def measure(result):

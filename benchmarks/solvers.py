@@ -40,6 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmarks.peers import peers_section
 from evaluation.metrics import sliced_wasserstein
 from samplers import flow, get_sampler
 from sde_lib import SDE, VESDE, VPSDE, GaussianMixture
@@ -642,11 +643,9 @@ def run(workdir, *, quick: bool = False, sections=SECTIONS, problem_names=None, 
         emit("\n".join(["### Jitted probability-flow ODE against the host-side scipy solve", "",
                         scipy_section(quick=quick), ""]))
     if "peers" in sections:
-        from benchmarks.peers import peers_section
-
         line("benchmark: other implementations (diffusers, k-diffusion) on the same problems")
         emit("\n".join(["### Other implementations (diffusers, k-diffusion) on the same problems", "",
-                        peers_section(quick=quick, names=problem_names), ""]))
+                        peers_section(problems(), grids_sigma_range, quick=quick, names=problem_names), ""]))
     emit(f"Total benchmark time: {time.perf_counter() - start:.0f} s.")
     return "\n".join(parts) + "\n"
 
