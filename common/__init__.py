@@ -1,0 +1,1 @@
+"""Small helpers every package uses: argument checks (`common.checks`)."""
