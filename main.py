@@ -233,7 +233,7 @@ def import_mode(r: Run) -> None:
 
 def convert_inception_mode(r: Run) -> None:
     """pytorch-fid's Inception weights file into the .npz of --config.eval.inception."""
-    from evaluation import inception_pth
+    from importers import inception_pth
 
     if not r.flags.checkpoint:
         raise UsageError("--mode convert_inception needs --checkpoint=FILE: pytorch-fid's weights, "

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 import main
-from evaluation import inception, inception_pth
+from evaluation import inception
+from importers import inception_pth
 
 torch = pytest.importorskip("torch", reason="the converter reads .pth files with torch (test extra)")
 
@@ -80,6 +81,9 @@ def test_convert_command_writes_what_eval_loads(state, pth, tmp_path, capsys):
     assert code == 0, err
     assert stdout.count("\n") == 1 and f"--config.eval.inception={out}" in stdout, stdout
     assert os.listdir(out.parent) == ["inception.npz"]  # no temporary file left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(out).st_mode & 0o777 == 0o666 & ~umask
     with np.load(out, allow_pickle=False) as f:
         arrays = {k: f[k] for k in f.files}
     # A bijection on values: every kept tensor once, bit for bit, in its torch layout.

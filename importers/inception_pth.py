@@ -3,7 +3,7 @@ that `evaluation.inception_extractor` and `--config.eval.inception` read: `--mod
 
 The file is the state dict of pytorch-fid's `fid_inception_v3()` (torchvision's Inception3 with
 the FID blocks; Seitzer, pytorch-fid), read with `torch.load(weights_only=True)` (never by plain
-unpickling) from the optional extra `pip install -e ".[torch]"`; torch is imported here only.
+unpickling) from the optional extra `pip install -e ".[torch]"`; torch is imported in importers/ only.
 The `.npz` keeps its names and layouts (conv [out, in, kh, kw], batch-norm vectors), so the
 conversion is the identity on every array `evaluation.inception.expected_arrays()` names; the
 classifier (`fc.*`) and batch-norm's `num_batches_tracked` counters are left out, and anything
@@ -92,6 +92,9 @@ def convert(pth_path: str, out_path: str | None = None) -> str:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
         inception.load_weights(tmp)  # the file eval will read: names, shapes, no pickle
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as a plain open() would create it, not mkstemp's 0600
         os.replace(tmp, out)
     except BaseException:
         os.remove(tmp)
