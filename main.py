@@ -7,6 +7,8 @@
         --config.sampling.method=unipc --config.sampling.nfe=10   # then sample with the grid it prints
     python main.py --config configs/vp/cifar10_ddpmpp_continuous.py --workdir workdir/ddpmpp --mode import \
         --checkpoint checkpoint_26   # a paper checkpoint (score_sde msgpack or score_sde_pytorch .pth)
+    python main.py --mode convert_inception --checkpoint pt_inception-2015-12-05-6726825d.pth \
+        --out pt_inception.npz       # pytorch-fid's weights for --config.eval.inception (no config, no workdir)
 
 Running the same train command again on the same workdir resumes from the newest checkpoint;
 SIGINT / SIGTERM save a checkpoint of the current step first. `train` records its config in
@@ -30,8 +32,11 @@ flags.DEFINE_string("config", "configs/default_toy.py", "Path to a config file (
                     "override its fields with --config.<section>.<field>=<value>.")
 flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs, samples and pictures.")
 flags.DEFINE_enum("mode", "train", ["train", "sample", "eval", "inpaint", "colorize", "conditional", "benchmark",
-                                   "calibrate", "stats", "import"], "What to run.")
-flags.DEFINE_string("checkpoint", None, "--mode import: a checkpoint of the paper's code (JAX msgpack or .pth).")
+                                   "calibrate", "stats", "import", "convert_inception"], "What to run.")
+flags.DEFINE_string("checkpoint", None, "--mode import: a checkpoint of the paper's code (JAX msgpack or .pth); "
+                    "--mode convert_inception: pytorch-fid's pt_inception-2015-12-05-6726825d.pth.")
+flags.DEFINE_string("out", None, "--mode convert_inception: the .npz to write; default the checkpoint's path "
+                    "with .npz.")
 flags.DEFINE_string("stats_file", None, "--mode stats: where to write the data set's feature statistics; default "
                     "workdir/stats/<dataset>_<features>.npz.")
 flags.DEFINE_bool("allow_sampling_change", False, "Allow sampling-only SDE settings (model.num_scales) to differ "
@@ -226,6 +231,19 @@ def import_mode(r: Run) -> None:
         raise UsageError(_one_line(e)) from e
 
 
+def convert_inception_mode(r: Run) -> None:
+    """pytorch-fid's Inception weights file into the .npz of --config.eval.inception."""
+    from importers import inception_pth
+
+    if not r.flags.checkpoint:
+        raise UsageError("--mode convert_inception needs --checkpoint=FILE: pytorch-fid's weights, "
+                         f"{inception_pth.WEIGHTS_URL}")
+    try:
+        print(inception_pth.convert(r.flags.checkpoint, r.flags.out))
+    except (ValueError, FileNotFoundError, ImportError) as e:
+        raise UsageError(_one_line(e)) from e
+
+
 # mode -> (function, needs a trained checkpoint: None = no, "any" = in either directory,
 # "snapshot" = a kept one in checkpoints/)
 MODES: dict[str, tuple[Callable[[Run], None], str | None]] = {
@@ -239,12 +257,15 @@ MODES: dict[str, tuple[Callable[[Run], None], str | None]] = {
     "calibrate": (calibrate_mode, "any"),
     "stats": (stats_mode, None),
     "import": (import_mode, None),
+    "convert_inception": (convert_inception_mode, None),
 }
+# Modes that use neither a config nor a workdir (they get Run(None, None, None, flags)).
+STANDALONE = {"convert_inception"}
 
 
 # ----- checks before anything is written ---------------------------------------------------------
 def _parse(argv: list[str]):
-    """Flags and the config with its overrides; UsageError for any mistake."""
+    """Flags and the config with its overrides (None for a STANDALONE mode); UsageError for any mistake."""
     rest, overrides = cli.split_overrides(argv[1:])
     FLAGS.unparse_flags()
     try:
@@ -253,6 +274,10 @@ def _parse(argv: list[str]):
         raise UsageError(_one_line(e)) from e
     if extra:
         raise UsageError(f"unexpected argument(s) {extra} (flags are --name=value)")
+    if FLAGS.mode in STANDALONE:
+        if overrides or FLAGS["config"].present or FLAGS.workdir:
+            raise UsageError(f"--mode {FLAGS.mode} takes no --config, --config.* or --workdir")
+        return None
     if not FLAGS.workdir:
         raise UsageError("--workdir is required (the directory for checkpoints, logs and samples)")
     config = cli.load_config(FLAGS.config)
@@ -299,6 +324,9 @@ def main(argv: list[str]) -> int:
 
     try:  # everything before the mode runs: the config, the data, the workdir
         config = _parse(argv)
+        if config is None:  # a STANDALONE mode
+            MODES[FLAGS.mode][0](Run(None, None, None, FLAGS))
+            return 0
         import parallel
         from configs.builders import build_experiment
 

@@ -10,14 +10,18 @@ the zero padding, and block 7c pools by max.
 Weights file: an `.npz` of named arrays, the names and layouts of pytorch-fid's state dict
 (`Conv2d_1a_3x3.conv.weight` [out, in, kh, kw], `Conv2d_1a_3x3.bn.{weight,bias,running_mean,
 running_var}`, ... `Mixed_7c.branch_pool.bn.running_var`); other arrays (`fc.*`,
-`*.num_batches_tracked`) are ignored. Made once from the officially released weights with
+`*.num_batches_tracked`) are ignored. Made once from pytorch-fid's released weights file by
 
-    import numpy as np, torch
-    sd = torch.load("pt_inception-2015-12-05-6726825d.pth", map_location="cpu")
-    np.savez("pt_inception.npz", **{k: v.numpy() for k, v in sd.items()})
+    python main.py --mode convert_inception --checkpoint pt_inception-2015-12-05-6726825d.pth \
+        --out pt_inception.npz
 
-It is read with `allow_pickle=False`. Every needed array is checked by name and shape before
-anything runs; batch-norm (eps 0.001) is folded into the convolutions at load time.
+(`importers/inception_pth.py`). It is read with `allow_pickle=False`. Every needed array is
+checked by name and shape before anything runs; batch-norm (eps 0.001) is folded into the
+convolutions at load time. The convolutions run at `Precision.HIGHEST`, since JAX's default lets
+recent GPUs compute float32 convolutions in TF32 (about 3 significant digits). Side by side with
+pytorch-fid 0.3.0 on the same (random) weights and images, on the CPU, the four blocks' outputs
+and the 2048 features agree to float32 round-off (`tests/test_inception_parity.py`, run with the
+optional extra `fid`).
 """
 
 from __future__ import annotations
@@ -128,7 +132,8 @@ def load_weights(path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     if not path.is_file():
         raise FileNotFoundError(
             f"Inception weights file not found: {path}. Expected an .npz of named arrays with "
-            "pytorch-fid's state-dict names (see evaluation/inception.py for the conversion)."
+            "pytorch-fid's state-dict names: python main.py --mode convert_inception --checkpoint "
+            "pt_inception-2015-12-05-6726825d.pth --out FILE.npz"
         )
     try:
         with np.load(path, allow_pickle=False) as f:
@@ -161,8 +166,9 @@ def load_weights(path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 def _conv(weights, spec, name, x):
     _, _, _, stride, (ph, pw) = spec[name]
     kernel, bias = weights[name]
-    y = jax.lax.conv_general_dilated(
-        x, kernel, (stride, stride), ((ph, ph), (pw, pw)), dimension_numbers=("NCHW", "OIHW", "NCHW")
+    y = jax.lax.conv_general_dilated(  # full float32 (no TF32 on GPUs): the features of the reference
+        x, kernel, (stride, stride), ((ph, ph), (pw, pw)), dimension_numbers=("NCHW", "OIHW", "NCHW"),
+        precision=jax.lax.Precision.HIGHEST,
     )
     return jax.nn.relu(y + bias[None, :, None, None])
 
@@ -180,20 +186,28 @@ def avg_pool_3x3_same(x):
     return window(x) / window(jnp.ones((1, 1) + x.shape[2:], x.dtype))
 
 
-def inception_pool_features(weights, images: Array, *, resolution: int = 299) -> Array:
-    """Pool features [B, 2048] of images [B, H, W, C] in [0, 1] (C = 1 is repeated to RGB)."""
-    spec = architecture()
-    c = lambda name, x: _conv(weights, spec, name, x)
+def preprocess(images: Array, resolution: int = 299) -> Array:
+    """pytorch-fid's input: images [B, H, W, C] in [0, 1] (C = 1 is repeated to RGB) resized
+    bilinearly to resolution x resolution (half-pixel centres, no antialiasing: torch's
+    `F.interpolate(mode="bilinear", align_corners=False)`), mapped to [-1, 1], as [B, 3, r, r]."""
     x = jnp.asarray(images, jnp.float32)
     if x.ndim != 4 or x.shape[-1] not in (1, 3):
         raise ValueError(f"images must be [B, H, W, 1 or 3] in [0, 1], got images.shape={x.shape}")
     x = jnp.broadcast_to(x, x.shape[:3] + (3,))
     x = jax.image.resize(x, (x.shape[0], resolution, resolution, 3), "linear", antialias=False)
-    x = jnp.transpose(2.0 * x - 1.0, (0, 3, 1, 2))
+    return jnp.transpose(2.0 * x - 1.0, (0, 3, 1, 2))
+
+
+def block_outputs(weights, x: Array) -> tuple[Array, Array, Array, Array]:
+    """The outputs of pytorch-fid's four blocks for its input x [B, 3, H, W] (`preprocess`): the
+    first and second max pooling [B, 64, ., .], [B, 192, ., .], Mixed_6e [B, 768, ., .] and the
+    final average pooling [B, 2048]."""
+    spec = architecture()
+    c = lambda name, x: _conv(weights, spec, name, x)
     for name in ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3"):
         x = c(name, x)
-    x = c("Conv2d_4a_3x3", c("Conv2d_3b_1x1", _max_pool(x, 2)))
-    x = _max_pool(x, 2)
+    block0 = x = _max_pool(x, 2)
+    block1 = x = _max_pool(c("Conv2d_4a_3x3", c("Conv2d_3b_1x1", x)), 2)
     for p in ("Mixed_5b", "Mixed_5c", "Mixed_5d"):
         x = jnp.concatenate([
             c(f"{p}.branch1x1", x),
@@ -214,6 +228,7 @@ def inception_pool_features(weights, images: Array, *, resolution: int = 299) ->
             bd = c(f"{p}.branch7x7dbl_{i}", bd)
         pool = c(f"{p}.branch_pool", avg_pool_3x3_same(x))
         x = jnp.concatenate([c(f"{p}.branch1x1", x), b7, bd, pool], axis=1)
+    block2 = x
     p = "Mixed_7a"
     b7 = x
     for i in range(1, 5):
@@ -228,4 +243,9 @@ def inception_pool_features(weights, images: Array, *, resolution: int = 299) ->
             c(f"{p}.branch3x3dbl_3a", bd), c(f"{p}.branch3x3dbl_3b", bd),
             c(f"{p}.branch_pool", pool(x)),
         ], axis=1)
-    return jnp.mean(x, axis=(2, 3))
+    return block0, block1, block2, jnp.mean(x, axis=(2, 3))
+
+
+def inception_pool_features(weights, images: Array, *, resolution: int = 299) -> Array:
+    """Pool features [B, 2048] of images [B, H, W, C] in [0, 1] (C = 1 is repeated to RGB)."""
+    return block_outputs(weights, preprocess(images, resolution))[-1]
