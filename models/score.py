@@ -29,6 +29,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from common import checks
 from sde_lib import SDE, batch_mul
 from sde_lib.base import Array, ScoreFn
 
@@ -50,8 +51,7 @@ class Preconditioned:
     sigma_data: float = 0.5
 
     def __post_init__(self):
-        if not (isinstance(self.sigma_data, (int, float)) and self.sigma_data > 0):
-            raise ValueError(f"sigma_data must be > 0, got sigma_data={self.sigma_data!r}")
+        checks.positive("sigma_data", self.sigma_data)
 
     def init(self, *args, **kwargs):
         return self.net.init(*args, **kwargs)

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from common import checks
 from sde_lib.base import Array
 
 
@@ -30,18 +31,13 @@ def lr_schedule(*, lr: float, warmup: int = 0, decay: str = "constant", total_st
     then `lr` ("constant"), or a decay to `final_lr` at `total_steps` ("cosine": half a cosine
     period, Loshchilov & Hutter 2017; "linear"), constant at `final_lr` afterwards (a run no longer
     than its warm-up never decays)."""
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got lr={lr!r}")
-    if warmup < 0:
-        raise ValueError(f"warmup must be >= 0, got warmup={warmup!r}")
-    if decay not in SCHEDULES:
-        raise ValueError(f"decay must be one of {SCHEDULES}, got decay={decay!r}")
+    checks.positive("lr", lr)
+    checks.nonneg_int("warmup", warmup)
+    checks.choice("decay", decay, SCHEDULES)
     if decay == "constant":
         return optax.linear_schedule(0.0, lr, warmup) if warmup > 0 else optax.constant_schedule(lr)
-    if not (isinstance(total_steps, int) and total_steps >= 1):
-        raise ValueError(f"a {decay} decay needs total_steps >= 1, got {total_steps=}")
-    if not 0 <= final_lr <= lr:
-        raise ValueError(f"final_lr must lie in [0, lr={lr}], got final_lr={final_lr!r}")
+    checks.positive_int("total_steps", total_steps)
+    checks.number("final_lr", final_lr, low=0, high=lr)
     span = max(total_steps - warmup, 1)
     if decay == "cosine":
         after = optax.cosine_decay_schedule(lr, span, alpha=final_lr / lr)
