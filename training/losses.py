@@ -92,11 +92,12 @@ def get_sde_loss_fn(
     checks.choice("t_sampling", t_sampling, T_SAMPLING)
     checks.choice("t_density", t_density, T_DENSITIES)
     if importance_sampling and not likelihood_weighting:
-        raise ValueError("importance_sampling=True samples t for the likelihood weighting; "
-                         "it needs likelihood_weighting=True")
+        raise checks.ArgumentError("importance_sampling", importance_sampling, message=(
+            "importance_sampling=True samples t for the likelihood weighting; it needs likelihood_weighting=True"))
     if edm_sigma_data is not None and likelihood_weighting:
-        raise ValueError(f"edm_sigma_data={edm_sigma_data!r} (EDM's loss weight) and likelihood_weighting=True "
-                         "are two weightings; choose one")
+        raise checks.ArgumentError("edm_sigma_data", edm_sigma_data, message=(
+            f"edm_sigma_data={edm_sigma_data!r} (EDM's loss weight) and likelihood_weighting=True are two "
+            "weightings; choose one"))
     if edm_sigma_data is not None:
         checks.positive("edm_sigma_data", edm_sigma_data)
     reduce = _reducer(reduce_mean)
@@ -166,11 +167,11 @@ def get_loss_fn(
             edm_sigma_data=edm_sigma_data, eps=eps,
         )
     if likelihood_weighting:
-        raise ValueError(
-            "likelihood_weighting=True needs continuous training, got continuous=False"
-        )
+        raise checks.ArgumentError("likelihood_weighting", likelihood_weighting, message=(
+            "likelihood_weighting=True needs continuous training, got continuous=False"))
     for name, value, default in (("importance_sampling", importance_sampling, False),
                                  ("t_sampling", t_sampling, "uniform"), ("t_density", t_density, "uniform_t"), ("edm_sigma_data", edm_sigma_data, None)):
         if value != default:
-            raise ValueError(f"{name}={value!r} needs continuous training, got continuous=False")
+            raise checks.ArgumentError(name, value, message=f"{name}={value!r} needs continuous training, got "
+                                       "continuous=False")
     return get_discrete_loss_fn(sde, score_fn, reduce_mean=reduce_mean)

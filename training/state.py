@@ -52,6 +52,10 @@ def get_optimizer(*, lr: float, warmup: int = 0, grad_clip: float = -1.0, beta1:
                   eps: float = 1e-8, weight_decay: float = 0.0, decay: str = "constant",
                   total_steps: int | None = None, final_lr: float = 0.0) -> optax.GradientTransformation:
     """Adam with the learning rate of `lr_schedule` and global-norm gradient clipping (grad_clip < 0: none)."""
+    checks.fraction("beta1", beta1)
+    checks.positive("eps", eps)
+    checks.number("weight_decay", weight_decay, low=0)
+    checks.number("grad_clip", grad_clip)
     schedule = lr_schedule(lr=lr, warmup=warmup, decay=decay, total_steps=total_steps, final_lr=final_lr)
     if decay == "constant" and warmup == 0:
         schedule = lr  # a plain float keeps the optimizer state of earlier checkpoints
