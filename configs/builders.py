@@ -41,7 +41,8 @@ def build_sde(config: ml_collections.ConfigDict) -> sde_lib.SDE:
     if name not in sde_lib.SDES:
         raise ValueError(f"unknown training.sde {name!r}; valid: {sorted(sde_lib.SDES)}")
     renamed = {field: arg for arg, field in fields.SDE_ARGUMENTS.items()}
-    arguments = {renamed.get(k, k): (f"sde.{k}", v) for k, v in config.sde.items()}
+    accepted = fields.section_fields(config, "sde")  # (validate_config names any other key)
+    arguments = {renamed.get(k, k): (f"sde.{k}", v) for k, v in config.sde.items() if k in accepted}
     return fields.build(sde_lib.SDES[name], arguments, ("training.sde", name))
 
 

@@ -100,8 +100,7 @@ def make_train_step(
     step counter: parameters, optimizer state and EMA keep their values. With `ema_warmup` the EMA's
     decay ramps up as `ema_decay` says.
     """
-    if not 0 <= ema_rate < 1:
-        raise ValueError(f"ema_rate must lie in [0, 1), got ema_rate={ema_rate!r}")
+    checks.fraction("ema_rate", ema_rate)
 
     def one_step(state: TrainState, raw_batch):
         k_pre, k_loss, k_drop = jax.random.split(jax.random.fold_in(state.key, state.step), 3)
