@@ -15,6 +15,8 @@ SDE_PARAMETERS = dict(default_cifar10.SDE_PARAMETERS, vesde=dict(sigma_min=0.01,
 
 
 def get_config(sde="vpsde"):
+    """This data set's config for the SDE called `sde`; the fields set here override default_cifar10.py's,
+    where each is commented."""
     config = default_cifar10.get_config()
     config.sampling.snr = 0.17
 

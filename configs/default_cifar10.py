@@ -13,6 +13,8 @@ SDE_PARAMETERS = dict(default_toy.SDE_PARAMETERS, vesde=dict(sigma_min=0.01, sig
 
 
 def get_config(sde="vpsde"):
+    """This data set's config for the SDE called `sde`; the fields set here override default_toy.py's,
+    where each is commented."""
     config = default_toy.get_config()
     training = config.training
     training.batch_size = 128

@@ -17,6 +17,8 @@ SDE_PARAMETERS = dict(
 
 
 def get_config(sde="vpsde"):
+    """This data set's config for the SDE called `sde`; the fields set here override default_toy.py's,
+    where each is commented."""
     config = default_toy.get_config()
     training = config.training
     training.batch_size = 64
