@@ -39,7 +39,7 @@ flags.DEFINE_string("out", None, "--mode convert_inception: the .npz to write; d
                     "with .npz.")
 flags.DEFINE_string("stats_file", None, "--mode stats: where to write the data set's feature statistics; default "
                     "workdir/stats/<dataset>_<features>.npz.")
-flags.DEFINE_bool("allow_sampling_change", False, "Allow sampling-only SDE settings (model.num_scales) to differ "
+flags.DEFINE_bool("allow_sampling_change", False, "Allow sampling-only SDE settings (sde.num_scales) to differ "
                   "from the training config.")
 flags.DEFINE_string("samples_dir", None, "--mode sample: the folder for sampling.num_samples samples (one PNG "
                     "each and samples.npz; resumable); default workdir/samples/step_<step>.")

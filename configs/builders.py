@@ -1,8 +1,10 @@
 """The one place a config becomes the plain objects the library takes (an `Experiment`).
 
 Every name is looked up in its package's dict (SDES, MODELS, DATASETS, samplers.METHODS); each
-component receives only the fields its constructor declares, so swapping `training.sde` (or
-`model.name`) needs no other change.
+component receives only the fields of its section (configs/fields.py), and is built once, inside
+`fields.field_errors`: building it is what checks its arguments, and what it rejects comes back as
+one line naming the config field (`model.nf=30: nf must be a multiple of 4 ...`). `configs.validate`
+checks what is about the config itself first.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import dataclasses
 import inspect
 import os
 
+import jax
 import ml_collections
 import numpy as np
 
@@ -18,34 +21,45 @@ import datasets
 import models
 import samplers
 import sde_lib
-from configs import validate
+from configs import fields, validate
+from evaluation.evaluate import EvalOptions
+from training import losses
 from training.run import Experiment
 from training.state import get_optimizer
 
-# Config fields of the paper's code that the library names differently.
-_SAMPLING_RENAMES = {"n_steps_each": "n_steps", "noise_removal": "denoise"}
+# Config fields of the paper's code that the samplers name differently.
+SAMPLING_RENAMES = {"n_steps_each": "n_steps", "noise_removal": "denoise"}
+
+
+def _section(config, section: str, names) -> dict[str, tuple[str, object]]:
+    """{argument: (field, value)} for the keys of `config[section]` among `names`."""
+    return {k: (f"{section}.{k}", v) for k, v in config[section].items() if k in names}
 
 
 def build_sde(config: ml_collections.ConfigDict) -> sde_lib.SDE:
     name = config.training.sde
     if name not in sde_lib.SDES:
         raise ValueError(f"unknown training.sde {name!r}; valid: {sorted(sde_lib.SDES)}")
-    fields = {f.name for f in dataclasses.fields(sde_lib.SDES[name]) if f.init} - {"N"}
-    kwargs = {k: config.model[k] for k in fields if k in config.model}
-    return sde_lib.get_sde(name, N=config.model.num_scales, **kwargs)
+    renamed = {field: arg for arg, field in fields.SDE_ARGUMENTS.items()}
+    accepted = fields.section_fields(config, "sde")  # (validate_config names any other key)
+    arguments = {renamed.get(k, k): (f"sde.{k}", v) for k, v in config.sde.items() if k in accepted}
+    return fields.build(sde_lib.SDES[name], arguments, ("training.sde", name))
 
 
 def build_model(config: ml_collections.ConfigDict):
     name = config.model.name
     if name not in models.MODELS:
         raise ValueError(f"unknown model.name {name!r}; valid: {sorted(models.MODELS)}")
-    fields = set(models.model_fields(name))
-    kwargs = {k: v for k, v in config.model.items() if k in fields}
-    if "centered" in fields:
-        kwargs["centered"] = config.data.centered
-    net = models.get_model(name, **kwargs)
+    accepted = set(models.model_fields(name))
+    arguments = _section(config, "model", accepted - set(fields.MODEL_FROM))
+    for arg, field in fields.MODEL_FROM.items():  # arguments the network shares with the SDE and the data
+        if arg in accepted and fields.get(config, field) is not None:
+            arguments[arg] = (field, fields.get(config, field))
+    net = fields.build(models.MODELS[name], arguments, ("model.name", name))
     if config.model.get("parameterization", "sde") == "edm":  # EDM's preconditioning (models/score.py)
-        return models.Preconditioned(net, sigma_data=config.model.get("sigma_data", 0.5))
+        sigma_data = config.model.get("sigma_data", 0.5)
+        return fields.build(models.Preconditioned, {"sigma_data": ("model.sigma_data", sigma_data)},
+                            ("model.parameterization", "edm"), net=net)
     return net
 
 
@@ -64,12 +78,31 @@ def loss_options(config: ml_collections.ConfigDict) -> dict:
                 edm_sigma_data=config.model.get("sigma_data", 0.5) if edm else None)
 
 
+_OPTIMIZER_FIELDS = {"lr": "optim.lr", "warmup": "optim.warmup", "grad_clip": "optim.grad_clip",
+                     "beta1": "optim.beta1", "eps": "optim.eps", "weight_decay": "optim.weight_decay",
+                     "decay": "optim.decay", "total_steps": "training.n_iters", "final_lr": "optim.final_lr"}
+
+
 def build_optimizer(config: ml_collections.ConfigDict):
-    optim = config.optim
-    decay = optim.get("decay", "constant")
-    return get_optimizer(lr=optim.lr, warmup=optim.warmup, grad_clip=optim.grad_clip, beta1=optim.beta1,
-                         eps=optim.eps, weight_decay=optim.weight_decay, decay=decay,
-                         total_steps=config.training.n_iters, final_lr=optim.get("final_lr", 0.0))
+    defaults = {"decay": "constant", "final_lr": 0.0}
+    arguments = {arg: (field, fields.get(config, field, defaults.get(arg)))
+                 for arg, field in _OPTIMIZER_FIELDS.items()}
+    return fields.build(get_optimizer, arguments, ("optim.optimizer", config.optim.optimizer))
+
+
+_LOSS_FIELDS = {"continuous": "training.continuous", "likelihood_weighting": "training.likelihood_weighting",
+                "reduce_mean": "training.reduce_mean", "eps": "training.eps",
+                "importance_sampling": "training.importance_sampling", "t_sampling": "training.t_sampling",
+                "t_density": "training.t_density", "edm_sigma_data": "model.sigma_data"}
+
+
+def check_loss(config: ml_collections.ConfigDict, sde: sde_lib.SDE) -> dict:
+    """The loss options, checked by building the loss once (training builds its own from them)."""
+    options = loss_options(config)
+    arguments = {k: (_LOSS_FIELDS[k], v) for k, v in options.items()}
+    fields.build(losses.get_loss_fn, arguments, ("training.continuous", config.training.continuous),
+                 sde=sde, score_fn=None)
+    return options
 
 
 def build_dataset(config: ml_collections.ConfigDict) -> datasets.Dataset:
@@ -77,11 +110,9 @@ def build_dataset(config: ml_collections.ConfigDict) -> datasets.Dataset:
     if name not in datasets.DATASETS:
         raise ValueError(f"unknown data.dataset {name!r}; valid: {sorted(datasets.DATASETS)}")
     params = inspect.signature(datasets.DATASETS[name]).parameters
-    kwargs = {k: v for k, v in config.data.items() if k in params and v not in (None, "")}
-    fields = {k: (f"data.{k}", v) for k, v in kwargs.items()}
-    source = next((fields[k] for k in ("data_dir", "path") if k in fields), ("data.dataset", name))
-    with validate.field_errors(fields, source):  # errors about a file name the field that points to it
-        return datasets.get_dataset(name, **kwargs)
+    arguments = {k: (f"data.{k}", v) for k, v in config.data.items() if k in params and v not in (None, "")}
+    source = next((arguments[k] for k in ("data_dir", "path") if k in arguments), ("data.dataset", name))
+    return fields.build(datasets.DATASETS[name], arguments, source)  # errors about a file name its field
 
 
 def sampling_options(config: ml_collections.ConfigDict) -> dict:
@@ -95,7 +126,7 @@ def sampling_options(config: ml_collections.ConfigDict) -> dict:
     }
     options = {}
     for key, value in config.sampling.items():
-        key = _SAMPLING_RENAMES.get(key, key)
+        key = SAMPLING_RENAMES.get(key, key)
         if key in accepted and value is not None:
             options[key] = value
     if isinstance(options.get("grid"), str) and options["grid"].endswith(".npy"):
@@ -115,29 +146,43 @@ def load_grid(path: str):
     return grid
 
 
-def eval_options(config: ml_collections.ConfigDict):
-    from evaluation.evaluate import EvalOptions
+def check_sampler(config: ml_collections.ConfigDict, sde: sde_lib.SDE, data_shape) -> dict:
+    """The sampling options, checked by building the configured sampler once for `num_samples`
+    examples of `data_shape` (no computation; the modes build theirs for the batches they draw)."""
+    options = sampling_options(config)
+    renamed = {new: old for old, new in SAMPLING_RENAMES.items()}
+    arguments = {k: (f"sampling.{renamed.get(k, k)}", v) for k, v in options.items()}
+    arguments["shape"] = ("sampling.batch_size", config.sampling.batch_size)
+    with fields.field_errors(arguments, ("sampling.method", config.sampling.method)):
+        samplers.get_sampler(sde, (config.sampling.batch_size, *data_shape), config.sampling.method, **options)
+    return options
 
-    fields = {f.name for f in dataclasses.fields(EvalOptions)}
-    return EvalOptions(**{k: v for k, v in config.eval.items() if k in fields})
+
+def eval_options(config: ml_collections.ConfigDict) -> EvalOptions:
+    names = {f.name for f in dataclasses.fields(EvalOptions)}
+    return EvalOptions(**{k: v for k, v in config.eval.items() if k in names})
 
 
 def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
-    validate.validate_config(config)
-    training, optim = config.training, config.optim
-    if optim.optimizer.lower() != "adam":
-        raise ValueError(f"unknown optim.optimizer {optim.optimizer!r}; valid: ['Adam']")
+    """Checks the config (configs.validate), then builds each component once with field-named errors."""
+    validate.validate_config(config, device_count=jax.device_count())
+    training = config.training
+    sde = build_sde(config)
+    model = build_model(config)
+    optimizer = build_optimizer(config)
+    loss = check_loss(config, sde)
     dataset = build_dataset(config)
     validate.check_data_shape(config, dataset.shape)
+    sampling = check_sampler(config, sde, dataset.shape)
     return Experiment(
         seed=config.seed,
-        sde=build_sde(config),
-        model=build_model(config),
+        sde=sde,
+        model=model,
         dataset=dataset,
-        optimizer=build_optimizer(config),
+        optimizer=optimizer,
         ema_rate=config.model.ema_rate,
         ema_warmup=training.get("ema_warmup", False),
-        loss_options=loss_options(config),
+        loss_options=loss,
         preprocess_options=dict(uniform_dequantization=config.data.uniform_dequantization,
                                 centered=config.data.centered, random_flip=config.data.random_flip),
         n_iters=training.n_iters,
@@ -148,7 +193,7 @@ def build_experiment(config: ml_collections.ConfigDict) -> Experiment:
         preemption_freq=training.snapshot_freq_for_preemption,
         snapshot_sampling=training.snapshot_sampling,
         sampling_method=config.sampling.method,
-        sampling_options=sampling_options(config),
+        sampling_options=sampling,
         num_samples=config.sampling.batch_size,
         num_devices=config.num_devices,
         fsdp=training.fsdp,

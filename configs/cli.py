@@ -8,6 +8,14 @@ with status 2).
 A misspelt field is named with the closest valid names; a value is parsed as the field's type
 (bool: true/false/1/0; int; float; str; tuples and lists as Python literals; a placeholder's
 declared type), and a value that does not parse or fit is named with the type it needs.
+
+Switching a component works from the command line: the name fields (`training.sde`, `model.name`,
+`data.dataset`) are set first, and a section whose component changed loses the fields the new one
+does not take (configs.fields.retarget), keeping the values of the fields both take; any field of
+the chosen component may then be set, with its constructor's default as the current value, even
+where the config file does not write it (`--config.model.name=ddpmpp --config.model.nf=64` on a config for the MLP). The
+paper's spellings (`--config.model.num_scales=100`) are read as ours (`sde.num_scales`,
+configs.fields.PAPER_NAMES).
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ import importlib.util
 import os
 
 import ml_collections
+
+from configs import fields
 
 
 class ConfigError(ValueError):
@@ -90,6 +100,8 @@ def _parse(field: str, text: str, kind, current):
         raise need("True or False")
     if kind is str:
         return text
+    if kind is object:
+        kind = None  # a field added untyped (its default is None): any literal, or the text
     try:
         value = ast.literal_eval(text.strip())
     except (ValueError, SyntaxError):
@@ -110,28 +122,63 @@ def _parse(field: str, text: str, kind, current):
     return value
 
 
+def _field_node(config, field: str):
+    """(section node, key) of 'section.field' (a field of the chosen component added on demand), or a
+    ConfigError naming what is missing."""
+    *sections, key = field.split(".")
+    node, where = config, "the config"
+    for name in sections:
+        if not isinstance(node, ml_collections.ConfigDict) or name not in node:
+            valid = list(node.keys()) if isinstance(node, ml_collections.ConfigDict) else []
+            raise ConfigError(f"--config.{field}: {where} has no section {name!r}{_suggest(name, valid)}")
+        node, where = node[name], name
+    if not isinstance(node, ml_collections.ConfigDict):
+        raise ConfigError(f"--config.{field}: {where} is a value, not a section")
+    if key not in node and len(sections) == 1 and sections[0] in fields.CHOOSER:
+        chosen = fields.section_fields(config, sections[0]) or {}
+        if key in chosen:  # a field of the chosen component that the config file does not write
+            fields.add_field(node, key, chosen[key])
+    if key not in node:
+        raise ConfigError(f"--config.{field}: {where} has no field {key!r}{_others(config, sections, key)}"
+                          f"{_suggest(key, node.keys())}")
+    return node, key
+
+
+def _others(config, sections, key) -> str:
+    """' for model.name='mlp' (a field of ddpm, ncsnpp)' where another component of the section takes `key`."""
+    if len(sections) != 1 or sections[0] not in fields.CHOOSER:
+        return ""
+    chooser, takers = fields.CHOOSER[sections[0]], fields.taken_by(sections[0], key)
+    if not takers:
+        return ""
+    return f" for {chooser}={fields.get(config, chooser)!r} (a field of {', '.join(takers)})"
+
+
+def _set(config, field: str, text: str) -> None:
+    node, key = _field_node(config, field)
+    current = node[key]
+    if isinstance(current, ml_collections.ConfigDict):
+        raise ConfigError(f"--config.{field} is a section; set one of its fields: {sorted(current.keys())}")
+    kind = node.get_type(key)
+    kind = None if kind is type(None) else kind
+    value = _parse(field, text, kind, current)
+    try:
+        node[key] = value
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{field}={text!r} does not fit the field (now {current!r}): {e}") from e
+
+
 def apply_overrides(config: ml_collections.ConfigDict, overrides: dict[str, str]) -> None:
     """Sets each 'section.field' of `config` from its text; raises ConfigError naming a missing field
-    (with the closest names) or a value that is not of the field's type."""
+    (with the closest names) or a value that is not of the field's type. The name fields go first;
+    a section whose component they change keeps only the new component's fields."""
+    overrides = {fields.PAPER_NAMES.get(k, k): v for k, v in overrides.items()}
+    choosers = {chooser: section for section, chooser in fields.CHOOSER.items()}
+    for field in [f for f in overrides if f in choosers]:
+        before = fields.get(config, field)
+        _set(config, field, overrides[field])
+        if fields.get(config, field) != before:
+            fields.retarget(config, choosers[field])
     for field, text in overrides.items():
-        *sections, key = field.split(".")
-        node, where = config, "the config"
-        for name in sections:
-            if not isinstance(node, ml_collections.ConfigDict) or name not in node:
-                valid = list(node.keys()) if isinstance(node, ml_collections.ConfigDict) else []
-                raise ConfigError(f"--config.{field}: {where} has no section {name!r}{_suggest(name, valid)}")
-            node, where = node[name], name
-        if not isinstance(node, ml_collections.ConfigDict):
-            raise ConfigError(f"--config.{field}: {where} is a value, not a section")
-        if key not in node:
-            raise ConfigError(f"--config.{field}: {where} has no field {key!r}{_suggest(key, node.keys())}")
-        current = node[key]
-        if isinstance(current, ml_collections.ConfigDict):
-            raise ConfigError(f"--config.{field} is a section; set one of its fields: {sorted(current.keys())}")
-        kind = node.get_type(key)
-        kind = None if kind is type(None) else kind
-        value = _parse(field, text, kind, current)
-        try:
-            node[key] = value
-        except (TypeError, ValueError) as e:
-            raise ConfigError(f"{field}={text!r} does not fit the field (now {current!r}): {e}") from e
+        if field not in choosers:
+            _set(config, field, text)

@@ -6,10 +6,15 @@ Run:  python main.py --config configs/vp/cifar10_ddpmpp_continuous.py --workdir 
 Expect: these are the paper's settings (1.3M steps of batch 128): days on 8 GPUs, not for a CPU.
 """
 
-from configs import default_toy
+from configs import default_toy, fields
+
+# The SDE's parameters on these data, per SDE (the paper's; see default_toy.SDE_PARAMETERS).
+SDE_PARAMETERS = dict(default_toy.SDE_PARAMETERS, vesde=dict(sigma_min=0.01, sigma_max=50.0))
 
 
-def get_config():
+def get_config(sde="vpsde"):
+    """This data set's config for the SDE called `sde`; the fields set here override default_toy.py's,
+    where each is commented."""
     config = default_toy.get_config()
     training = config.training
     training.batch_size = 128
@@ -37,11 +42,6 @@ def get_config():
     data.random_flip = True
 
     model = config.model
-    model.sigma_min = 0.01
-    model.sigma_max = 50.0
-    model.num_scales = 1000
-    model.beta_min = 0.1
-    model.beta_max = 20.0
     model.dropout = 0.1
     model.embedding_type = "fourier"
     model.parameterization = "sde"  # the paper's network output (EDM's preconditioning: "edm")
@@ -53,4 +53,5 @@ def get_config():
     optim.warmup = 5000
     optim.grad_clip = 1.0
     optim.decay = "constant"
-    return config
+    config.sde.num_scales = 1000
+    return fields.set_sde(config, sde, SDE_PARAMETERS)

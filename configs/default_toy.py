@@ -6,6 +6,7 @@ Run:  python main.py --config configs/default_toy.py --workdir workdir/toy --mod
           --config.sampling.method=learned --config.sampling.nfe=10   # prints how to sample with it
       python main.py --config configs/default_toy.py --workdir W --config.data.dataset=array_file \
           --config.data.path=points.npy      # your own 2-D points [N, 2] (.npy / .npz)
+      python main.py --config configs/default_toy.py:vesde --workdir workdir/toy_ve   # another SDE
 Expect: 3000 steps, 101 s of training at the jitted step's 29.7 steps/s measured on the 2-core CPU
 shared with other jobs; sliced W2 to fresh checkerboard data 1.15x its floor, 80% of the samples
 inside the squares (python -m benchmarks.recipe --data toy; README, "Training recipe").
@@ -13,14 +14,24 @@ inside the squares (python -m benchmarks.recipe --data toy; README, "Training re
 
 import ml_collections
 
+from configs import fields
 
-def get_config():
+# The SDE's parameters on these data, per SDE: get_config(sde) writes its row into config.sde (the
+# section holds the chosen SDE's fields only; --config.training.sde=NAME switches to NAME's defaults).
+SDE_PARAMETERS = {
+    "vpsde": dict(beta_min=0.1, beta_max=20.0),  # beta(t) from beta_min to beta_max (Song et al. 2021)
+    "subvpsde": dict(beta_min=0.1, beta_max=20.0),
+    "vesde": dict(sigma_min=0.01, sigma_max=10.0),  # sigma_max: about the largest distance between data points
+}
+
+
+def get_config(sde="vpsde"):
     config = ml_collections.ConfigDict()
     config.seed = 0  # seeds parameters, data order, training noise and sampling
     config.num_devices = 0  # devices of the data-parallel mesh; 0: all visible (on all hosts)
 
     config.training = training = ml_collections.ConfigDict()
-    training.sde = "vpsde"  # vpsde | subvpsde | vesde: the one switch between SDEs
+    training.sde = "vpsde"  # vpsde | subvpsde | vesde: the SDE (its parameters: config.sde)
     training.continuous = True  # continuous-time DSM; False: the discrete DDPM (VP) / SMLD (VE) loss
     training.reduce_mean = True  # mean (True) or half the sum (False) of the loss over dimensions
     training.likelihood_weighting = False  # weight g(t)^2 instead of sigma(t)^2 (Song et al. 2021b)
@@ -29,7 +40,7 @@ def get_config():
     training.t_density = "uniform_t"  # uniform_t | uniform_logsnr (lambda(t) uniform: more steps at low noise)
     training.eps = 1e-5  # training times t ~ U(eps, T)
     training.ema_warmup = True  # EMA decay min(model.ema_rate, (1 + n) / (10 + n)) at step n
-    training.batch_size = 256
+    training.batch_size = 256  # examples per optimizer step (split over the devices)
     training.n_iters = 3000  # optimizer steps in all
     training.n_jitted_steps = 50  # steps per jitted call (one lax.scan); every frequency is a multiple
     training.log_freq = 100  # steps between lines of metrics.jsonl / TensorBoard
@@ -48,7 +59,7 @@ def get_config():
     sampling.noise_removal = True  # a final Tweedie denoising step
     sampling.eps = ml_collections.config_dict.placeholder(float)  # end time; None: the SDE's default
     sampling.rtol = 1e-5  # ode: tolerances of the adaptive solver
-    sampling.atol = 1e-5
+    sampling.atol = 1e-5  # ode: absolute tolerance
     sampling.solver = "tsit5"  # ode: tsit5 | dopri5 | dopri8 | bosh3
     sampling.nfe = 20  # fast samplers: score evaluations per sample
     sampling.grid = "logsnr"  # fast samplers: uniform_t | logsnr | karras | a .npy grid from --mode calibrate
@@ -70,46 +81,45 @@ def get_config():
     evaluate.loss_batches = 4  # test batches for the DSM loss (0: skip)
     evaluate.likelihood_batches = 1  # test batches for nats/dim or bits/dim (0: skip)
     evaluate.likelihood_rtol = 1e-5  # probability-flow ODE tolerances for the likelihood
-    evaluate.likelihood_atol = 1e-5
+    evaluate.likelihood_atol = 1e-5  # (absolute)
     evaluate.num_samples = 2000  # samples for the quality metrics (0: skip) ...
     evaluate.rounds = 4  # ... drawn in this many rounds, each saved as it finishes
     evaluate.stats = ""  # images: FID against this statistics file (--mode stats; pytorch-fid's mu/sigma .npz)
     evaluate.inception = ""  # images: Inception weights .npz (--mode convert_inception); "": digits features
 
+    config.sde = sde_section = ml_collections.ConfigDict()  # the SDE's parameters (see SDE_PARAMETERS)
+    sde_section.num_scales = 1000  # N: discrete noise levels (PC sampling, discrete training)
+
+    # The network: model.name picks it; the section holds that network's fields only.
     config.model = model = ml_collections.ConfigDict()
-    model.name = "mlp"  # mlp | ncsnpp | ddpmpp | ddpm
-    model.ema_rate = 0.999
+    model.name = "mlp"  # mlp | ncsnpp | ddpmpp | ddpm | ncsn | ncsnv2
+    model.ema_rate = 0.999  # decay of the parameters' exponential moving average (sampling uses the EMA)
     model.parameterization = "sde"  # sde (the paper's: the SDE's noise label and output) | edm (Karras et al. 2022)
     model.sigma_data = 1.0  # edm: the data's standard deviation in c_skip, c_out, c_in and the loss weight
-    model.num_scales = 1000  # N: discrete noise levels (PC sampling, discrete training)
-    model.beta_min = 0.1  # VP / sub-VP
-    model.beta_max = 20.0
-    model.sigma_min = 0.01  # VE
-    model.sigma_max = 10.0  # VE: about the largest distance between data points
     model.width = 128  # MLP hidden width
     model.num_blocks = 4  # MLP residual blocks
     model.input_fourier = 64  # MLP: random Fourier features of the input (0: none)
     model.input_fourier_scale = 4.0  # MLP: their frequencies' standard deviation (cycles per data unit)
     model.nf = 64  # size of the time embedding
     model.embedding_type = "fourier"  # fourier (of log noise label: suits every SDE) | positional
-    model.fourier_scale = 1.0
+    model.fourier_scale = 1.0  # std of the Fourier time embedding's frequencies
 
     config.data = data = ml_collections.ConfigDict()
     data.dataset = "checkerboard"  # checkerboard | swiss_roll | eight_gaussians | two_moons | gaussian_mixture | array_file
-    data.path = ""  # array_file: a .npy / .npz of vectors [N, D] or images [N, H, W, C] (uint8, or floats in [0, 1])
-    data.key = ""  # array_file: the array's name in a .npz that holds several
-    data.centered = True
-    data.uniform_dequantization = False
-    data.random_flip = False
+    # data.dataset=array_file takes data.path (a .npy / .npz of vectors [N, D] or images [N, H, W, C],
+    # uint8 or floats in [0, 1]) and data.key (the array's name in a .npz that holds several)
+    data.centered = True  # data in [-1, 1] (True) or [0, 1]; the networks read it too
+    data.uniform_dequantization = False  # images: (x + U[0, 1)) / 256 instead of x / 255 (x the 8-bit value)
+    data.random_flip = False  # images: random horizontal flips
 
     config.optim = optim = ml_collections.ConfigDict()
-    optim.optimizer = "Adam"
-    optim.lr = 2e-3
-    optim.beta1 = 0.9
-    optim.eps = 1e-8
-    optim.weight_decay = 0.0
+    optim.optimizer = "Adam"  # the only one: Adam (AdamW where weight_decay > 0)
+    optim.lr = 2e-3  # peak learning rate
+    optim.beta1 = 0.9  # Adam's first-moment decay
+    optim.eps = 1e-8  # Adam's epsilon
+    optim.weight_decay = 0.0  # decoupled weight decay (AdamW); 0: Adam
     optim.warmup = 100  # steps of linear learning-rate warm-up
     optim.decay = "cosine"  # constant | cosine | linear: the learning rate after warm-up, down to final_lr at n_iters
-    optim.final_lr = 0.0
+    optim.final_lr = 0.0  # the learning rate reached at n_iters by a decay
     optim.grad_clip = 1.0  # global-norm clipping; < 0 disables it
-    return config
+    return fields.set_sde(config, sde, SDE_PARAMETERS)

@@ -14,10 +14,12 @@ CPU cores shared with other jobs (README, "Train on your own images"); use a GPU
 
 import ml_collections
 
-from configs import default_digits
+from configs import default_digits, fields
+
+SDE_PARAMETERS = dict(default_digits.SDE_PARAMETERS, vesde=dict(sigma_min=0.01, sigma_max=50.0))
 
 
-def get_config():
+def get_config(sde="vpsde"):
     config = default_digits.get_config()
     data = config.data
     data.dataset = "image_folder"
@@ -28,5 +30,4 @@ def get_config():
     data.centered = True  # images in [-1, 1]
     data.random_flip = True  # horizontal flips (off for text, digits or anything not mirror-symmetric)
     data.uniform_dequantization = False
-    config.model.sigma_max = 50.0  # VE: about the largest distance between two images of the data
-    return config
+    return fields.set_sde(config, sde, SDE_PARAMETERS)  # VE's sigma_max: about the largest distance between images

@@ -2,26 +2,27 @@
 that uses the trained model (sample, eval, calibrate, benchmark, inpaint, colorize, conditional)
 compares its config with it and stops, naming each differing field, when the model it would build
 is not the one that was trained: the SDE and its parameters, the network and its fields, and the
-data's shape and scaling. Sampling options (`sampling.*`) are free. `model.num_scales` (N) only
+data's shape and scaling. Sampling options (`sampling.*`) are free. `sde.num_scales` (N) only
 sets the sampler's discretisation for continuous-time training and may then be changed on purpose
 (`allowed=SAMPLING_ONLY`); for discrete-time training it defines the network's noise levels.
 
 Other modes write their own config beside their outputs (`run_config_path`), never over this one.
+A config.json written before the `sde` section existed (model.beta_min, model.num_scales, ...) is read
+through `configs.fields.upgrade`, so older workdirs compare field for field.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 
 import ml_collections
 
 import models
-import sde_lib
+from configs import fields
 
 TRAINING_CONFIG = "config.json"
-SAMPLING_ONLY = ("model.num_scales",)
+SAMPLING_ONLY = ("sde.num_scales",)
 _DATA_FIELDS = ("data.dataset", "data.image_size", "data.centered")
 
 
@@ -40,39 +41,32 @@ def write(config: ml_collections.ConfigDict, path: str) -> str:
 
 
 def read_training_config(workdir: str) -> dict | None:
-    """The training config recorded in `workdir` (None if there is none); a file that is not JSON
-    raises a ValueError naming it."""
+    """The training config recorded in `workdir` (None if there is none), in today's field names; a
+    file that is not JSON raises a ValueError naming it."""
     path = os.path.join(workdir, TRAINING_CONFIG)
     if not os.path.isfile(path):
         return None
     try:
         with open(path) as f:
-            return json.load(f)
+            recorded = json.load(f)
     except ValueError as e:
         raise ValueError(f"the training config {path} is not readable JSON: {e}") from e
+    return fields.upgrade(recorded) if isinstance(recorded, dict) else recorded
 
 
-def _get(d: dict, field: str):
-    node = d
-    for part in field.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
+_get = fields.get
 
 
 def model_defining_fields(*configs: dict) -> list[str]:
     """The fields that decide which model a config builds (for each config's SDE and network)."""
-    fields = ["training.sde", "training.continuous", "model.name", "model.num_scales"]
+    out = ["training.sde", "training.continuous", "model.name", "sde.num_scales"]
     for c in configs:
-        sde_cls = sde_lib.SDES.get(_get(c, "training.sde"))
-        if sde_cls is not None:
-            fields += [f"model.{f.name}" for f in dataclasses.fields(sde_cls) if f.init and f.name != "N"]
+        out += [f"sde.{k}" for k in fields.section_fields(c, "sde") or {}]
         name = _get(c, "model.name")
-        if name in models.MODELS:
-            fields += [f"model.{f}" for f in models.model_fields(name) if f != "centered"]
-    fields += list(_DATA_FIELDS)
-    return list(dict.fromkeys(fields))
+        if name in models.MODELS:  # the network's own fields (those it shares with the SDE and data are above)
+            out += [f"model.{k}" for k in models.model_fields(name) if k not in fields.MODEL_FROM]
+    out += list(_DATA_FIELDS)
+    return list(dict.fromkeys(out))
 
 
 def differences(current: dict, trained: dict, allowed=()) -> list[str]:
@@ -80,9 +74,11 @@ def differences(current: dict, trained: dict, allowed=()) -> list[str]:
     sampling-only fields (allowed only where training was in continuous time)."""
     out = []
     continuous = _get(trained, "training.continuous") is not False
+    # Where the SDE (the network) itself differs, that one line says it; its parameters are not compared.
+    other = {section for section, chooser in fields.CHOOSER.items() if _get(current, chooser) != _get(trained, chooser)}
     for field in model_defining_fields(current, trained):
         now, then = _get(current, field), _get(trained, field)
-        if now == then:
+        if now == then or (field.split(".")[0] in other and field not in (*SAMPLING_ONLY, *fields.CHOOSER.values())):
             continue
         if field in allowed and field in SAMPLING_ONLY and continuous:
             continue

@@ -1,40 +1,37 @@
-"""Checks a config before anything is built or compiled (project issue 7: bad configs).
+"""Checks what is about the config itself, before anything is built (project issues 7 and 11).
 
 `validate_config(config)` raises a ValueError (FileNotFoundError for a missing data path) whose
 message starts with the offending field and its value, e.g.
 
-    model.sigma_min=2.0 must be < model.sigma_max=1.0
+    model.num_res_blocks=7 is not a field of model.name='mlp' (a typo, or another model's?); valid: [...]
 
-main.py prints that one line and exits with status 2. It checks names against the registries
-(listing the valid ones), types and ranges, cross-field constraints (frequencies that are
-multiples of `training.n_jitted_steps`, batches that split over the devices, an image size the
-U-Net can halve), typos in `model` and `data`, and then constructs the SDE, the model and the
-sampler, which do no computation, so whatever their own checks reject is reported too, with the
-config field in front (`field_errors`). `check_data_shape` does the checks that need the loaded
-dataset's example shape.
+main.py prints that one line and exits with status 2. Checked here: the names against the registries
+(listing the valid ones), that each component section (`sde`, `model`, `data`) holds only the fields
+of the component it chooses (configs/fields.py), the fields no constructor takes (seed, frequencies,
+batch sizes, flags, the eval options), cross-field rules (frequencies that are multiples of
+`training.n_jitted_steps`, batches that split over the devices, an image size the network can halve)
+and the data paths. Everything a constructor takes, it checks itself when configs/builders.py builds
+it, once, and its error comes back naming the field. `check_data_shape` checks the loaded dataset's
+example shape against the model.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import inspect
-import math
 import os
-import re
 
+import jax
 import ml_collections
 
 import datasets
 import models
 import samplers
 import sde_lib
+from common import checks
+from configs import fields
+from evaluation.evaluate import EvalOptions
 from samplers import grids, ode, pc
-from training import losses, state
 
-# Fields of `model` and `data` that no constructor declares but the builders read.
-_MODEL_EXTRA = {"name", "ema_rate", "num_scales", "parameterization", "sigma_data"}
-_DATA_EXTRA = {"dataset", "centered", "uniform_dequantization", "random_flip"}
 # Datasets that read files from `data.data_dir`.
 _FILE_DATASETS = {"cifar10", "image_folder"}
 
@@ -58,51 +55,15 @@ def _get(config, field: str, required: bool = True):
     return node[key]
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _int(config, field: str, minimum: int = 1, required: bool = True):
+def _check(config, field: str, check, *args, required: bool = True, **kwargs):
+    """`check(key, value, ...)` (a common.checks function) on the field's value, its error as
+    `field=value: ...`; None for a missing optional field."""
     value = _get(config, field, required)
     if value is None and not required:
         return None
-    if not _is_int(value) or value < minimum:
-        raise ValueError(f"{_describe(field, value)} must be an integer >= {minimum}")
-    return value
-
-
-def _number(config, field: str, *, low=None, high=None, low_open=False, high_open=False, required=True):
-    """A finite real number, >= low (> if low_open) and <= high (< if high_open) where given."""
-    value = _get(config, field, required)
-    if value is None and not required:
-        return None
-    if low is not None and high is not None:
-        cond = f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
-    elif low is not None:
-        cond = f"{'>' if low_open else '>='} {low}"
-    elif high is not None:
-        cond = f"{'<' if high_open else '<='} {high}"
-    else:
-        cond = ""
-    if not _is_number(value):
-        raise ValueError(f"{_describe(field, value)} must be a finite number {cond}".rstrip())
-    if (low is not None and (value <= low if low_open else value < low)) or (
-            high is not None and (value >= high if high_open else value > high)):
-        raise ValueError(f"{_describe(field, value)} must {'lie' if cond.startswith('in') else 'be'} {cond}")
-    return value
-
-
-def _bool(config, field: str, required: bool = True):
-    value = _get(config, field, required)
-    if value is None and not required:
-        return None
-    if not isinstance(value, bool):
-        raise ValueError(f"{_describe(field, value)} must be True or False")
-    return value
+    key = field.rsplit(".", 1)[-1]
+    with fields.field_errors({key: (field, value)}, (field, value)):
+        return check(key, value, *args, **kwargs)
 
 
 def _choice(config, field: str, valid, required: bool = True):
@@ -112,36 +73,6 @@ def _choice(config, field: str, valid, required: bool = True):
     if not isinstance(value, str) or value not in valid:
         raise ValueError(f"{_describe(field, value)} is not a known name; valid: {sorted(valid)}")
     return value
-
-
-# ----- re-raising library errors with the config field -------------------------------------------
-def _prefix(message: str, fields: dict[str, tuple[str, object]], default: tuple[str, object]) -> str:
-    """`field=value: message`, with the field whose argument the message names first."""
-    found = []
-    for arg, (field, value) in fields.items():
-        if message.startswith(f"{field}="):
-            return message
-        match = re.search(rf"(?<![\w.]){re.escape(arg)}(?!\w)", message)
-        if match:
-            found.append((match.start(), field, value))
-    field, value = min(found, key=lambda f: f[0])[1:] if found else default
-    return f"{_describe(field, value)}: {message}"
-
-
-@contextlib.contextmanager
-def field_errors(fields: dict[str, tuple[str, object]], default: tuple[str, object]):
-    """Re-raises what a library constructor rejects with the config field in front.
-
-    `fields` maps each argument the constructor was given to (config field, value); the message's
-    first-named argument picks the field, `default` (field, value) when it names none. A
-    FileNotFoundError stays one; other ValueErrors and OSErrors become ValueErrors.
-    """
-    try:
-        yield
-    except FileNotFoundError as e:
-        raise FileNotFoundError(_prefix(str(e), fields, default)) from e
-    except (ValueError, OSError) as e:
-        raise ValueError(_prefix(str(e), fields, default)) from e
 
 
 # ----- the checks --------------------------------------------------------------------------------
@@ -174,97 +105,62 @@ def _check_names(config) -> None:
         raise ValueError(f"{_describe('optim.optimizer', optimizer)} is not a known name; valid: ['Adam']")
 
 
-def _device_count(config) -> int:
-    import jax  # the device count is known without compiling anything
-
-    available = jax.device_count()
-    num_devices = _int(config, "num_devices", minimum=0)
+def _device_count(config, available: int) -> int:
+    num_devices = _check(config, "num_devices", checks.nonneg_int)
     if num_devices > available:
         raise ValueError(f"{_describe('num_devices', num_devices)} exceeds the {available} visible device(s) "
                          "(0 = all)")
     return num_devices or available
 
 
+def _check_sections(config) -> None:
+    """Each component section holds the fields of the chosen component only."""
+    for section, chooser in fields.CHOOSER.items():
+        valid = fields.section_fields(config, section)
+        for key in config[section]:
+            if key not in valid:
+                takers = fields.taken_by(section, key)
+                if section == "model" and key in fields.MODEL_FROM:
+                    where = f" (the builders set it from {fields.MODEL_FROM[key]})"
+                else:
+                    where = f" (a field of {', '.join(takers)})" if takers else " (a typo?)"
+                raise ValueError(f"{_describe(f'{section}.{key}', config[section][key])} is not a field of "
+                                 f"{_describe(chooser, _get(config, chooser))}{where}; valid: {sorted(valid)}")
+
+
 def _check_training(config, devices: int) -> None:
-    _int(config, "seed", minimum=0)
-    n_jitted = _int(config, "training.n_jitted_steps")
+    """The fields that go into the Experiment as they are (no constructor checks them)."""
+    _check(config, "seed", checks.nonneg_int)
+    n_jitted = _check(config, "training.n_jitted_steps", checks.positive_int)
     for name in ("n_iters", "log_freq", "snapshot_freq", "snapshot_freq_for_preemption"):
-        value = _int(config, f"training.{name}")
+        value = _check(config, f"training.{name}", checks.positive_int)
         if value % n_jitted:
             raise ValueError(f"{_describe(f'training.{name}', value)} must be a multiple of "
                              f"{_describe('training.n_jitted_steps', n_jitted)}")
     for field in ("training.batch_size", "sampling.batch_size"):
-        value = _int(config, field)
+        value = _check(config, field, checks.positive_int)
         if value % devices:
             raise ValueError(f"{_describe(field, value)} must be a multiple of the device count {devices} "
                              f"(per-device batch would be {value / devices:g})")
     for name in ("continuous", "reduce_mean", "likelihood_weighting", "snapshot_sampling", "fsdp"):
-        _bool(config, f"training.{name}")
-    _bool(config, "training.skip_nonfinite", required=False)
-    _bool(config, "training.ema_warmup", required=False)
-    _choice(config, "training.t_sampling", losses.T_SAMPLING, required=False)
-    _choice(config, "training.t_density", losses.T_DENSITIES, required=False)
-    if _bool(config, "training.importance_sampling", required=False) and not config.training.likelihood_weighting:
-        raise ValueError("training.importance_sampling=True draws t for the likelihood weighting; it needs "
-                         "training.likelihood_weighting=True")
-    if config.training.likelihood_weighting and not config.training.continuous:
-        raise ValueError("training.likelihood_weighting=True needs continuous-time training, "
-                         "got training.continuous=False")
-
-
-def _check_optim(config) -> None:
-    _number(config, "optim.lr", low=0, low_open=True)
-    _number(config, "optim.beta1", low=0, high=1, high_open=True)
-    _number(config, "optim.eps", low=0, low_open=True)
-    _number(config, "optim.weight_decay", low=0)
-    _int(config, "optim.warmup", minimum=0)
-    _number(config, "optim.grad_clip")
-    decay = _choice(config, "optim.decay", state.SCHEDULES, required=False)
-    if decay not in (None, "constant"):
-        _number(config, "optim.final_lr", low=0, high=config.optim.lr, required=False)
-
-
-def _check_model(config) -> None:
-    valid = set(_MODEL_EXTRA)
-    valid |= {f for name in models.MODELS for f in models.model_fields(name)}
-    valid |= {f.name for cls in sde_lib.SDES.values() for f in dataclasses.fields(cls) if f.init}
-    valid -= {"N", "centered"}  # set by model.num_scales and data.centered
-    for key in config.model:
-        if key not in valid:
-            raise ValueError(f"{_describe(f'model.{key}', config.model[key])} is not a field of any model or "
-                             f"SDE (a typo?); valid: {sorted(valid)}")
-    _int(config, "model.num_scales")
-    _number(config, "model.ema_rate", low=0, high=1, high_open=True)
+        _check(config, f"training.{name}", checks.boolean)
+    for name in ("skip_nonfinite", "ema_warmup", "importance_sampling"):
+        _check(config, f"training.{name}", checks.boolean, required=False)
+    _check(config, "model.ema_rate", checks.fraction)
     _choice(config, "model.parameterization", models.PARAMETERIZATIONS, required=False)
-    _number(config, "model.sigma_data", low=0, low_open=True, required=False)
-    if "beta_min" in config.model:
-        _number(config, "model.beta_min", low=0, low_open=True)
-    if "beta_max" in config.model:
-        beta_max = _number(config, "model.beta_max")
-        if "beta_min" in config.model and beta_max < config.model.beta_min:
-            raise ValueError(f"{_describe('model.beta_max', beta_max)} must be >= "
-                             f"{_describe('model.beta_min', config.model.beta_min)}")
-    if "sigma_min" in config.model:
-        sigma_min = _number(config, "model.sigma_min", low=0, low_open=True)
-        if "sigma_max" in config.model:
-            sigma_max = _number(config, "model.sigma_max", low=0, low_open=True)
-            if not sigma_min < sigma_max:
-                raise ValueError(f"{_describe('model.sigma_min', sigma_min)} must be < "
-                                 f"{_describe('model.sigma_max', sigma_max)}")
+
+
+def _check_sampling(config) -> None:
+    """The sampling fields that the modes read (the sampler checks its own options when built)."""
+    for name in ("calibration_pilot", "calibration_iters"):
+        _check(config, f"sampling.{name}", checks.positive_int, required=False)
+    _check(config, "sampling.num_samples", checks.nonneg_int, required=False)
 
 
 def _check_data(config) -> None:
     name = config.data.dataset
-    valid = set(_DATA_EXTRA) | {p for fn in datasets.DATASETS.values() for p in inspect.signature(fn).parameters}
-    for key in config.data:
-        if key not in valid:
-            raise ValueError(f"{_describe(f'data.{key}', config.data[key])} is not an argument of any dataset "
-                             f"(a typo?); valid: {sorted(valid)}")
     for flag in ("centered", "uniform_dequantization", "random_flip"):
-        _bool(config, f"data.{flag}")
-    params = inspect.signature(datasets.DATASETS[name]).parameters
-    if "image_size" in params and config.data.get("image_size") is not None:
-        _int(config, "data.image_size")
+        _check(config, f"data.{flag}", checks.boolean)
     if name == "array_file":
         path = config.data.get("path")
         if not path:
@@ -281,46 +177,24 @@ def _check_data(config) -> None:
             raise FileNotFoundError(f"{_describe('data.data_dir', data_dir)} does not exist")
 
 
-def _check_sampling(config) -> None:
-    s = config.sampling
-    if "snr" in s:
-        _number(config, "sampling.snr", low=0, low_open=True)
-    if "n_steps_each" in s:
-        _int(config, "sampling.n_steps_each")
-    if "noise_removal" in s:
-        _bool(config, "sampling.noise_removal")
-    for tol in ("rtol", "atol"):
-        if tol in s:
-            _number(config, f"sampling.{tol}", low=0, low_open=True)
-    if "nfe" in s:
-        _int(config, "sampling.nfe")
-    for name in ("calibration_pilot", "calibration_iters"):
-        if name in s:
-            _int(config, f"sampling.{name}")
-    if "num_samples" in s:
-        _int(config, "sampling.num_samples", minimum=0)
-
-
 def _check_eval(config, devices: int) -> None:
     """The `eval` section of --mode eval (evaluation.evaluate.EvalOptions)."""
-    from evaluation.evaluate import EvalOptions
-
     valid = {f.name for f in dataclasses.fields(EvalOptions)}
     for key in config.eval:
         if key not in valid:
             raise ValueError(f"{_describe(f'eval.{key}', config.eval[key])} is not an evaluation option "
                              f"(a typo?); valid: {sorted(valid)}")
-    begin = _int(config, "eval.begin_step", minimum=0, required=False)
-    end = _int(config, "eval.end_step", minimum=-1, required=False)
+    begin = _check(config, "eval.begin_step", checks.nonneg_int, required=False)
+    end = _check(config, "eval.end_step", checks.integer, low=-1, required=False)
     if begin is not None and end is not None and end != -1 and end < begin:
         raise ValueError(f"{_describe('eval.end_step', end)} must be >= {_describe('eval.begin_step', begin)} "
                          "(or -1: up to the newest)")
-    _int(config, "eval.batch_size", required=False)
+    _check(config, "eval.batch_size", checks.positive_int, required=False)
     for name in ("loss_batches", "likelihood_batches", "num_samples"):
-        _int(config, f"eval.{name}", minimum=0, required=False)
+        _check(config, f"eval.{name}", checks.nonneg_int, required=False)
     for name in ("likelihood_rtol", "likelihood_atol"):
-        _number(config, f"eval.{name}", low=0, low_open=True, required=False)
-    rounds = _int(config, "eval.rounds", required=False)
+        _check(config, f"eval.{name}", checks.positive, required=False)
+    rounds = _check(config, "eval.rounds", checks.positive_int, required=False)
     num_samples = config.eval.get("num_samples")
     if num_samples and rounds:
         if num_samples % rounds:
@@ -380,59 +254,21 @@ def check_data_shape(config: ml_collections.ConfigDict, shape) -> None:
     _check_image_size(config, shape[1], what)
 
 
-def _check_constructors(config) -> None:
-    """Builds the SDE, the model and the sampler (no computation) with field-named errors."""
-    from configs import builders
-
-    sde_cls = sde_lib.SDES[config.training.sde]
-    fields = {f.name: (f"model.{f.name}", config.model[f.name]) for f in dataclasses.fields(sde_cls)
-              if f.init and f.name in config.model}
-    fields["N"] = ("model.num_scales", config.model.num_scales)
-    with field_errors(fields, ("training.sde", config.training.sde)):
-        sde = builders.build_sde(config)
-    _number(config, "training.eps", low=0, high=sde.T, low_open=True, high_open=True)
-    if "eps" in config.sampling and config.sampling.eps is not None:
-        _number(config, "sampling.eps", low=0, high=sde.T, low_open=True, high_open=True)
-    if not config.training.continuous:
-        import jax
-        import jax.numpy as jnp
-
-        try:  # traced only: raises for SDEs without discrete noise levels
-            jax.eval_shape(lambda: sde.discrete_marginal(jnp.zeros((1, 1)), jnp.zeros((1,), jnp.int32)))
-        except ValueError as e:
-            raise ValueError(f"training.continuous=False is not supported with "
-                             f"{_describe('training.sde', config.training.sde)}: {e}") from e
-
-    fields = {k: (f"model.{k}", config.model[k]) for k in models.model_fields(config.model.name) if k in config.model}
-    fields["centered"] = ("data.centered", config.data.centered)  # the builders pass it to the model
-    with field_errors(fields, ("model.name", config.model.name)):
-        builders.build_model(config)
-
-    options = builders.sampling_options(config)
-    renamed = {new: old for old, new in builders._SAMPLING_RENAMES.items()}
-    fields = {k: (f"sampling.{renamed.get(k, k)}", v) for k, v in options.items()}
-    fields["shape"] = ("sampling.batch_size", config.sampling.batch_size)
-    shape = (config.sampling.batch_size, 1)  # the data shape is checked in check_data_shape
-    with field_errors(fields, ("sampling.method", config.sampling.method)):
-        samplers.get_sampler(sde, shape, config.sampling.method, **options)
-
-
-def validate_config(config: ml_collections.ConfigDict) -> None:
+def validate_config(config: ml_collections.ConfigDict, *, device_count: int | None = None) -> None:
     """Raises ValueError (FileNotFoundError for a missing data path) naming the first bad field
-    and its value; returns None for a config that `build_experiment` can turn into an Experiment."""
-    for section in ("training", "sampling", "model", "data", "optim"):
+    and its value; `device_count`: the visible devices (default: jax.device_count())."""
+    for section in ("training", "sampling", "model", "sde", "data", "optim"):
         if section not in config:
             raise ValueError(f"{section} is missing from the config")
     _check_names(config)
-    devices = _device_count(config)
+    _check_sections(config)
+    devices = _device_count(config, jax.device_count() if device_count is None else device_count)
     _check_training(config, devices)
-    _check_optim(config)
-    _check_model(config)
     _check_data(config)
     _check_sampling(config)
     if "eval" in config:
         _check_eval(config, devices)
     size = config.data.get("image_size")
-    if size is not None and "image_size" in inspect.signature(datasets.DATASETS[config.data.dataset]).parameters:
+    if size is not None and "image_size" in fields.section_fields(config, "data"):
+        _check(config, "data.image_size", checks.positive_int)
         _check_image_size(config, size, _describe("data.image_size", size))
-    _check_constructors(config)

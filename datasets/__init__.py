@@ -7,6 +7,7 @@ function of its arguments, and `Dataset.eval_batches(batch_size)`), plus pure-JA
     x = datasets.preprocess(key, x, uniform_dequantization=True, centered=True, random_flip=False)
 """
 
+from common import checks
 from datasets.arrays import array_file
 from datasets.base import ArrayDataset, Dataset, StreamDataset, check_finite
 from datasets.digits import digits
@@ -31,7 +32,7 @@ DATASETS = {
 def get_dataset(name: str, **kwargs) -> Dataset:
     """Builds a dataset from its name (a key of `DATASETS`) and the constructor's keyword arguments."""
     if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; valid names: {sorted(DATASETS)}")
+        raise checks.ArgumentError("name", name, message=f"unknown dataset {name!r}; valid names: {sorted(DATASETS)}")
     return DATASETS[name](**kwargs)
 
 

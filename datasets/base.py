@@ -21,19 +21,14 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from common import checks
+
 Batch = tuple[np.ndarray, "np.ndarray | None"]
 
 
-def check_positive_int(name: str, value) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
-    return int(value)
-
-
 def check_seed_step(seed, step) -> None:
-    for name, value in (("seed", seed), ("step", step)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"{name} must be a non-negative integer, got {name}={value!r}")
+    checks.nonneg_int("seed", seed)
+    checks.nonneg_int("step", step)
 
 
 def check_finite(x: np.ndarray, source: str) -> None:
@@ -52,8 +47,7 @@ def check_finite(x: np.ndarray, source: str) -> None:
 
 def heldout_size(n: int, fraction: float, source: str) -> int:
     """How many of n examples the last `fraction` are: at least 1, leaving at least 1 to train on."""
-    if not 0 < fraction < 1:
-        raise ValueError(f"eval_fraction must lie in (0, 1), got eval_fraction={fraction!r}")
+    checks.number("eval_fraction", fraction, low=0, high=1, low_open=True, high_open=True)
     if n < 2:
         raise ValueError(f"{source} holds {n} examples; need at least 2 to split off a held-out set")
     return min(max(1, int(round(n * fraction))), n - 1)
@@ -110,7 +104,7 @@ class Dataset(abc.ABC):
 
 
 def _batches(x: np.ndarray, y: np.ndarray | None, batch_size: int, drop_remainder: bool):
-    batch_size = check_positive_int("batch_size", batch_size)
+    batch_size = checks.positive_int("batch_size", batch_size)
     n = x.shape[0]
     stop = n - n % batch_size if drop_remainder else n
     for i in range(0, stop, batch_size):
@@ -171,7 +165,7 @@ class ArrayDataset(Dataset):
 
     def train_batch(self, seed: int, step: int, batch_size: int) -> Batch:
         check_seed_step(seed, step)
-        batch_size = check_positive_int("batch_size", batch_size)
+        batch_size = checks.positive_int("batch_size", batch_size)
         idx = stream_indices(int(seed), int(step), batch_size, self.num_train)
         x = np.asarray(self.x_train[idx], np.float32)
         return x, None if self.y_train is None else np.asarray(self.y_train[idx], np.int32)
@@ -213,7 +207,7 @@ class StreamDataset(Dataset):
 
     def train_batch(self, seed: int, step: int, batch_size: int) -> Batch:
         check_seed_step(seed, step)
-        batch_size = check_positive_int("batch_size", batch_size)
+        batch_size = checks.positive_int("batch_size", batch_size)
         return self._draw(np.random.default_rng([int(seed), int(step)]), batch_size), None
 
     def eval_set(self) -> np.ndarray:
@@ -239,7 +233,7 @@ def resize_images(x: np.ndarray, size: int, *, chunk: int = 1024) -> np.ndarray:
     rounded back to integers in [0, 255] so the result is still raw 8-bit data."""
     import jax  # only the loaders that resize pay for the import
 
-    size = check_positive_int("image_size", size)
+    size = checks.positive_int("image_size", size)
     n, _, _, c = x.shape
     out = np.empty((n, size, size, c), np.uint8)
     for i in range(0, n, chunk):

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets.base import ArrayDataset, check_positive_int, resize_images
+from common import checks
+from datasets.base import ArrayDataset, resize_images
 
 DIGITS_FILE = Path(__file__).parent / "data" / "digits.npz"
 NUM_DIGITS = 1797
@@ -51,9 +52,9 @@ def load_digits_file(path=DIGITS_FILE) -> tuple[np.ndarray, np.ndarray]:
 
 def digits(*, image_size: int = 8, num_eval: int = 297, path=DIGITS_FILE) -> ArrayDataset:
     """The digits as an image dataset of shape (image_size, image_size, 1), values in [0, 255]."""
-    image_size = check_positive_int("image_size", image_size)
+    image_size = checks.positive_int("image_size", image_size)
     images, labels = load_digits_file(path)
-    num_eval = check_positive_int("num_eval", num_eval)
+    num_eval = checks.positive_int("num_eval", num_eval)
     if num_eval >= images.shape[0]:
         raise ValueError(f"num_eval must be < {images.shape[0]} (the number of digits), got {num_eval=}")
     x = np.rint(images.astype(np.float32) * (255.0 / 16.0)).astype(np.uint8)[..., None]

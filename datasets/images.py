@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets.base import ArrayDataset, check_positive_int, heldout_size, resize_images
+from common import checks
+from datasets.base import ArrayDataset, heldout_size, resize_images
 
 CIFAR_TRAIN_FILES = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
 CIFAR_TEST_FILE = "test_batch.bin"
@@ -95,7 +96,7 @@ def cifar10(*, data_dir=None, path=None, image_size: int = 32) -> ArrayDataset:
     `image_size` other than 32 resizes bilinearly (rounded back to 8-bit integers) at load time.
     """
     root = _one_path(data_dir, path, "cifar10")
-    image_size = check_positive_int("image_size", image_size)
+    image_size = checks.positive_int("image_size", image_size)
     names = (*CIFAR_TRAIN_FILES, CIFAR_TEST_FILE)
     if root.is_dir():
         raw = _read_cifar_dir(root, names)
@@ -156,13 +157,15 @@ def _read_image(f: Path, index: int, mode: str | None, size: tuple[int, int] | N
 
 def _check_crop_resize(center_crop, resize, image_size) -> None:
     if center_crop is not None and center_crop != "square":
-        if not isinstance(center_crop, (int, np.integer)) or isinstance(center_crop, bool) or center_crop < 1:
-            raise ValueError(f"center_crop must be a positive integer, 'square' or None, got {center_crop=}")
+        try:
+            checks.positive_int("center_crop", center_crop)
+        except checks.ArgumentError:
+            raise checks.ArgumentError("center_crop", center_crop, "a positive integer, 'square' or None") from None
     if resize is not None:
-        if resize not in RESIZE_FILTERS:
-            raise ValueError(f"resize must be one of {list(RESIZE_FILTERS)} or None, got {resize=}")
+        checks.choice("resize", resize, RESIZE_FILTERS)
         if image_size is None:
-            raise ValueError(f"resize={resize!r} needs the target size, got image_size=None")
+            raise checks.ArgumentError("image_size", image_size, message=(
+                f"resize={resize!r} needs the target size, got image_size=None"))
 
 
 def image_folder(
@@ -177,8 +180,8 @@ def image_folder(
     it to image_size (required with it). Without `resize` every (cropped) image must already be
     image_size x image_size. All images are held in memory (N x H x W x C bytes)."""
     root = _one_path(data_dir, path, "image_folder")
-    if mode is not None and mode not in MODES:
-        raise ValueError(f"mode must be one of {sorted(MODES)} or None, got {mode=}")
+    if mode is not None:
+        checks.choice("mode", mode, MODES)
     _check_crop_resize(center_crop, resize, image_size)
     if not root.is_dir():
         raise FileNotFoundError(f"image folder not found: {root}")
@@ -188,7 +191,7 @@ def image_folder(
     )
     if not files:
         raise FileNotFoundError(f"no PNG/JPEG files ({', '.join(IMAGE_SUFFIXES)}) under {root}")
-    size = None if image_size is None else (check_positive_int("image_size", image_size),) * 2
+    size = None if image_size is None else (checks.positive_int("image_size", image_size),) * 2
     prep = dict(center_crop=center_crop, resize=resize)
     first, first_mode = _read_image(files[0], 0, mode, size, **prep)
     if first_mode not in MODES:

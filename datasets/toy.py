@@ -9,28 +9,26 @@ finite `ArrayDataset` of n draws (visited epoch by epoch), for studies of memori
 
 from __future__ import annotations
 
-import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from datasets.base import EVAL_ENTROPY, ArrayDataset, Dataset, DrawFn, StreamDataset, check_positive_int
+from common import checks
+from datasets.base import EVAL_ENTROPY, ArrayDataset, Dataset, DrawFn, StreamDataset
 from sde_lib import GaussianMixture
 
 
 def _check_nonneg(name: str, value) -> float:
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {name}={value!r}")
-    return float(value)
+    return checks.number(name, value, low=0)
 
 
 def _make(name: str, draw: DrawFn, num_train, num_eval, density=None, dim: int = 2) -> Dataset:
-    num_eval = check_positive_int("num_eval", num_eval)
+    num_eval = checks.positive_int("num_eval", num_eval)
     stream = StreamDataset(name, (dim,), draw, num_eval, density)
     if num_train is None:
         return stream
-    num_train = check_positive_int("num_train", num_train)
+    num_train = checks.positive_int("num_train", num_train)
     # A fixed training set, drawn once from its own entropy (apart from the held-out draws).
     x_train = stream._draw(np.random.default_rng([EVAL_ENTROPY, 1]), num_train)
     return ArrayDataset(name, x_train, None, stream.eval_set(), None, False, density=density)
@@ -97,8 +95,8 @@ def eight_gaussians(
     *, radius: float = 2.0, std: float = 0.2, num_train=None, num_eval: int = 4096
 ) -> Dataset:
     """Equal-weight isotropic Gaussians N(radius (cos 2 pi k/8, sin 2 pi k/8), std^2 I), k = 0..7."""
-    if not (radius > 0 and std > 0):
-        raise ValueError(f"radius and std must be > 0, got {radius=}, {std=}")
+    checks.positive("radius", radius)
+    checks.positive("std", std)
     angles = 2 * np.pi * np.arange(8) / 8
     means = radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
     mixture = GaussianMixture.isotropic(means, std)

@@ -28,6 +28,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from common import checks
+
 Array = jax.Array
 
 
@@ -43,8 +45,7 @@ def extract_features(extractor: FeatureExtractor, images, *, batch_size: int = 5
     images = np.asarray(images, np.float32)
     if images.ndim != 4:
         raise ValueError(f"images must be [N, H, W, C] in [0, 1], got images.shape={images.shape}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size=}")
+    batch_size = checks.positive_int("batch_size", batch_size)
     parts = [np.asarray(extractor.fn(images[i : i + batch_size])) for i in range(0, len(images), batch_size)]
     return np.concatenate(parts).astype(np.float64)
 
@@ -174,9 +175,8 @@ def train_digits_classifier(
             f"dataset must be labelled images, got {dataset.name!r} "
             f"({dataset.is_image=}, {dataset.num_classes=})"
         )
-    for name, value in (("steps", steps), ("batch_size", batch_size)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
+    checks.positive_int("steps", steps)
+    checks.positive_int("batch_size", batch_size)
     model = digits_cnn(dataset.shape[0], dataset.num_classes) if model is None else model
     max_shift = max(1, dataset.shape[0] // 8)
     k_init, k_aug = jax.random.split(jax.random.key(seed))

@@ -22,6 +22,8 @@ from typing import Callable, NamedTuple
 import jax
 import numpy as np
 
+from common import checks
+
 
 def _as_features(name: str, f) -> np.ndarray:
     f = np.asarray(f, np.float64)
@@ -100,9 +102,8 @@ def kid_from_features(f1, f2, *, subsets: int = 100, subset_size: int = 1000, se
     """KID: `subsets` draws of `subset_size` rows (without replacement) from each feature set, the
     unbiased polynomial-kernel MMD^2 of each pair; returns their mean and standard deviation."""
     f1, f2 = _as_pair(f1, f2)
-    for name, value in (("subsets", subsets), ("subset_size", subset_size)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
+    checks.positive_int("subsets", subsets)
+    checks.positive_int("subset_size", subset_size)
     if not 2 <= subset_size <= min(len(f1), len(f2)):
         raise ValueError(
             f"subset_size must lie in [2, min(len(f1), len(f2))] = [2, {min(len(f1), len(f2))}], "
@@ -150,8 +151,7 @@ def sliced_wasserstein(x, y, *, n_projections: int = 256, key_or_seed=0) -> floa
     """SW_2 between the empirical distributions of x [N, D] and y [M, D] (Monte Carlo over
     `n_projections` random directions; each projected 1-D distance is exact)."""
     x, y = _as_pair(x, y)
-    if not isinstance(n_projections, (int, np.integer)) or n_projections < 1:
-        raise ValueError(f"n_projections must be a positive integer, got {n_projections=!r}")
+    checks.positive_int("n_projections", n_projections)
     theta = _directions(key_or_seed, int(n_projections), x.shape[1])
     return float(np.sqrt(np.mean(wasserstein2_1d_squared(theta @ x.T, theta @ y.T))))
 

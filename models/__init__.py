@@ -16,6 +16,8 @@ import dataclasses
 
 import flax.linen as nn
 
+from common import checks
+
 from models.ddpm import DDPM
 from models.mlp import ScoreMLP
 from models.ncsn import NCSN, NCSNv2, NCSNv2_128, NCSNv2_256
@@ -35,7 +37,7 @@ MODELS = {
 def model_fields(name: str) -> list[str]:
     """The keyword arguments the model called `name` accepts."""
     if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; valid names: {sorted(MODELS)}")
+        raise checks.ArgumentError("name", name, message=f"unknown model {name!r}; valid names: {sorted(MODELS)}")
     cls = getattr(MODELS[name], "func", MODELS[name])  # unwrap functools.partial
     return sorted(f.name for f in dataclasses.fields(cls) if f.init and f.name not in ("parent", "name"))
 
@@ -45,7 +47,8 @@ def get_model(name: str, **kwargs) -> nn.Module:
     valid = model_fields(name)
     unknown = sorted(set(kwargs) - set(valid))
     if unknown:
-        raise ValueError(f"unknown argument(s) {unknown} for model {name!r}; valid: {valid}")
+        raise checks.ArgumentError(unknown[0], kwargs[unknown[0]], message=(
+            f"unknown argument(s) {unknown} for model {name!r}; valid: {valid}"))
     return MODELS[name](**kwargs)
 
 

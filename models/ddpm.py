@@ -20,9 +20,10 @@ import jax
 import jax.numpy as jnp
 import flax.linen as nn
 
+from common import checks
 from models import blocks
 from models.layers import (
-    AttnBlock, TimeEmbedding, check_choice, check_image, check_labels, check_positive_int, check_unet_args,
+    AttnBlock, TimeEmbedding, check_image, check_labels, check_unet_args,
     conv3x3, get_act, group_norm,
 )
 
@@ -66,13 +67,13 @@ class DDPM(nn.Module):
             nf=self.nf, ch_mult=self.ch_mult, num_res_blocks=self.num_res_blocks, dropout=self.dropout,
             nonlinearity=self.nonlinearity, embedding_type=self.embedding_type,
         )
-        check_choice("attn_layout", self.attn_layout, ATTN_LAYOUTS)
+        checks.choice("attn_layout", self.attn_layout, ATTN_LAYOUTS)
         if self.num_groups is not None:
-            check_positive_int("num_groups", self.num_groups)
+            checks.positive_int("num_groups", self.num_groups)
             widths = sorted({self.nf * m for m in self.ch_mult})
             if any(w % self.num_groups for w in widths):
-                raise ValueError(f"num_groups must divide every width nf * ch_mult = {widths}, "
-                                 f"got num_groups={self.num_groups!r}")
+                raise checks.ArgumentError("num_groups", self.num_groups,
+                                           f"a divisor of every width nf * ch_mult = {widths}")
         super().__post_init__()
 
     @nn.compact

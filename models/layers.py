@@ -13,6 +13,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from common import checks
+
 Array = jax.Array
 
 ACTIVATIONS = {
@@ -153,34 +155,19 @@ class AttnBlock(nn.Module):
 
 
 # ----- argument checks shared by the networks (raised when a model is constructed) ---------------
-def check_choice(name: str, value: str, valid) -> None:
-    if value not in valid:
-        raise ValueError(f"unknown {name} {value!r}; valid: {sorted(valid)}")
-
-
-def check_positive_int(name: str, value) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
-
-
-def check_dropout(dropout) -> None:
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must lie in [0, 1), got {dropout=}")
-
-
 def check_unet_args(*, nf, ch_mult, num_res_blocks, dropout, nonlinearity, embedding_type) -> None:
     """The arguments every U-Net here shares."""
-    check_positive_int("nf", nf)
+    checks.positive_int("nf", nf)
     if nf % 4:
-        raise ValueError(f"nf must be a multiple of 4 (GroupNorm uses C // 4 groups), got {nf=}")
+        raise checks.ArgumentError("nf", nf, "a multiple of 4 (GroupNorm uses C // 4 groups)")
     if len(ch_mult) == 0:
-        raise ValueError(f"ch_mult must be non-empty, got {ch_mult=}")
-    for m in ch_mult:
-        check_positive_int("ch_mult[i]", m)
-    check_positive_int("num_res_blocks", num_res_blocks)
-    check_dropout(dropout)
-    check_choice("nonlinearity", nonlinearity, ACTIVATIONS)
-    check_choice("embedding_type", embedding_type, EMBEDDINGS)
+        raise checks.ArgumentError("ch_mult", ch_mult, "non-empty")
+    for i, m in enumerate(ch_mult):
+        checks.positive_int(f"ch_mult[{i}]", m)
+    checks.positive_int("num_res_blocks", num_res_blocks)
+    checks.fraction("dropout", dropout)
+    checks.choice("nonlinearity", nonlinearity, ACTIVATIONS)
+    checks.choice("embedding_type", embedding_type, EMBEDDINGS)
 
 
 def check_image(x: Array, num_levels: int) -> None:

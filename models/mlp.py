@@ -17,8 +17,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from common import checks
 from models.layers import (
-    TimeEmbedding, check_choice, check_dropout, check_labels, check_positive_int, dense, get_act,
+    TimeEmbedding, check_labels, dense, get_act,
     ACTIVATIONS, EMBEDDINGS,
 )
 
@@ -53,18 +54,14 @@ class ScoreMLP(nn.Module):
     input_fourier_scale: float = 1.0
 
     def __post_init__(self):
-        check_positive_int("width", self.width)
-        if not (isinstance(self.input_fourier, int) and self.input_fourier >= 0):
-            raise ValueError(f"input_fourier must be an integer >= 0, got input_fourier={self.input_fourier!r}")
-        if not self.input_fourier_scale > 0:
-            raise ValueError(f"input_fourier_scale must be > 0, got input_fourier_scale={self.input_fourier_scale!r}")
-        check_positive_int("num_blocks", self.num_blocks)
-        check_positive_int("nf", self.nf)
-        if self.nf < 4:
-            raise ValueError(f"nf must be >= 4, got nf={self.nf}")
-        check_choice("embedding_type", self.embedding_type, EMBEDDINGS)
-        check_choice("nonlinearity", self.nonlinearity, ACTIVATIONS)
-        check_dropout(self.dropout)
+        checks.positive_int("width", self.width)
+        checks.nonneg_int("input_fourier", self.input_fourier)
+        checks.positive("input_fourier_scale", self.input_fourier_scale)
+        checks.positive_int("num_blocks", self.num_blocks)
+        checks.integer("nf", self.nf, low=4)
+        checks.choice("embedding_type", self.embedding_type, EMBEDDINGS)
+        checks.choice("nonlinearity", self.nonlinearity, ACTIVATIONS)
+        checks.fraction("dropout", self.dropout)
         super().__post_init__()
 
     @nn.compact

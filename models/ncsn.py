@@ -33,7 +33,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from models.layers import ACTIVATIONS, check_choice, check_labels, check_positive_int, get_act
+from common import checks
+from models.layers import ACTIVATIONS, check_labels, get_act
 from models.normalization import NORMALIZATIONS, ConditionalInstanceNorm2dPlus, InstanceNorm2dPlus
 from models.refinenet import (
     INTERPOLATIONS, CondRefineBlock, ConditionalResidualBlock, RefineBlock, ResidualBlock, ncsn_conv,
@@ -80,13 +81,16 @@ def tie_tol(num_scales: int) -> float:
 
 
 def _check_fields(m) -> None:
-    check_positive_int("nf", m.nf)
-    check_choice("nonlinearity", m.nonlinearity, ACTIVATIONS)
-    check_choice("normalization", m.normalization, NORMALIZATIONS)
-    check_choice("interpolation", m.interpolation, INTERPOLATIONS)
-    check_positive_int("num_scales", m.num_scales)
-    if not 0 < m.sigma_min < m.sigma_max:
-        raise ValueError(f"need 0 < sigma_min < sigma_max, got sigma_min={m.sigma_min!r}, sigma_max={m.sigma_max!r}")
+    checks.positive_int("nf", m.nf)
+    checks.choice("nonlinearity", m.nonlinearity, ACTIVATIONS)
+    checks.choice("normalization", m.normalization, NORMALIZATIONS)
+    checks.choice("interpolation", m.interpolation, INTERPOLATIONS)
+    checks.positive_int("num_scales", m.num_scales)
+    checks.positive("sigma_min", m.sigma_min)
+    checks.positive("sigma_max", m.sigma_max)
+    if not m.sigma_min < m.sigma_max:
+        raise checks.ArgumentError("sigma_min", m.sigma_min, message=(
+            f"need 0 < sigma_min < sigma_max, got sigma_min={m.sigma_min!r}, sigma_max={m.sigma_max!r}"))
 
 
 def _check_image(x: Array, halvings: int) -> None:

@@ -17,9 +17,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from common import checks
 from models import blocks
 from models.layers import (
-    AttnBlock, TimeEmbedding, check_choice, check_image, check_labels, check_unet_args, conv3x3, get_act,
+    AttnBlock, TimeEmbedding, check_image, check_labels, check_unet_args, conv3x3, get_act,
     group_norm,
 )
 
@@ -79,12 +80,12 @@ class NCSNpp(nn.Module):
             nf=self.nf, ch_mult=self.ch_mult, num_res_blocks=self.num_res_blocks, dropout=self.dropout,
             nonlinearity=self.nonlinearity, embedding_type=self.embedding_type,
         )
-        check_choice("resblock_type", self.resblock_type, RESBLOCKS)
-        check_choice("progressive", self.progressive, PROGRESSIVE)
-        check_choice("progressive_input", self.progressive_input, PROGRESSIVE_INPUT)
-        check_choice("progressive_combine", self.progressive_combine, COMBINE)
+        checks.choice("resblock_type", self.resblock_type, RESBLOCKS)
+        checks.choice("progressive", self.progressive, PROGRESSIVE)
+        checks.choice("progressive_input", self.progressive_input, PROGRESSIVE_INPUT)
+        checks.choice("progressive_combine", self.progressive_combine, COMBINE)
         if len(self.fir_kernel) == 0:
-            raise ValueError(f"fir_kernel must be non-empty, got fir_kernel={self.fir_kernel!r}")
+            raise checks.ArgumentError("fir_kernel", self.fir_kernel, "non-empty")
         super().__post_init__()
 
     @nn.compact

@@ -29,6 +29,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from common import checks
 from sde_lib import SDE, batch_mul
 from sde_lib.base import Array, ScoreFn
 
@@ -50,8 +51,7 @@ class Preconditioned:
     sigma_data: float = 0.5
 
     def __post_init__(self):
-        if not (isinstance(self.sigma_data, (int, float)) and self.sigma_data > 0):
-            raise ValueError(f"sigma_data must be > 0, got sigma_data={self.sigma_data!r}")
+        checks.positive("sigma_data", self.sigma_data)
 
     def init(self, *args, **kwargs):
         return self.net.init(*args, **kwargs)
@@ -78,8 +78,13 @@ def edm_loss_weight(sde: SDE, t: Array, sigma_data: float) -> Array:
 def init_params(model: nn.Module, key: Array, shape) -> dict:
     """Initial parameters of `model` for inputs of `shape` = (batch, *data_shape)."""
     shape = tuple(shape)
-    if len(shape) < 2 or not all(isinstance(n, int) and n > 0 for n in shape):
-        raise ValueError(f"shape must be (batch, *data_shape) with positive integers, got shape={shape!r}")
+    try:
+        if len(shape) < 2:
+            raise ValueError
+        for n in shape:
+            checks.positive_int("shape", n)
+    except ValueError:
+        raise checks.ArgumentError("shape", shape, "(batch, *data_shape) with positive integers") from None
     params_key, dropout_key = jax.random.split(key)
     init = jax.jit(functools.partial(model.init, train=False))
     variables = init({"params": params_key, "dropout": dropout_key}, jnp.zeros(shape), jnp.ones(shape[:1]))

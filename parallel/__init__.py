@@ -17,6 +17,8 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from common import checks
+
 DATA_AXIS = "data"
 
 
@@ -30,15 +32,15 @@ def initialize_distributed(coordinator_address: str | None, num_processes: int |
 def make_mesh(num_devices: int = 0) -> Mesh:
     """A mesh over the first `num_devices` devices (0: all visible devices, on every host)."""
     devices = jax.devices()
-    if num_devices < 0 or num_devices > len(devices):
-        raise ValueError(f"num_devices must lie in [0, {len(devices)}] (0 = all), got num_devices={num_devices}")
+    checks.integer("num_devices", num_devices, low=0, high=len(devices))
     return Mesh(np.array(devices[: num_devices or len(devices)]), (DATA_AXIS,))
 
 
 def check_batch_size(batch_size: int, mesh: Mesh, name: str = "batch_size") -> int:
     """The per-device batch; the global batch must split evenly over the mesh."""
-    if batch_size < 1 or batch_size % mesh.size:
-        raise ValueError(
+    checks.positive_int(name, batch_size)
+    if batch_size % mesh.size:
+        raise checks.ArgumentError(name, batch_size, message=
             f"{name}={batch_size} must be a positive multiple of the device count {mesh.size} "
             f"(per-device batch would be {batch_size / mesh.size:g})"
         )

@@ -50,11 +50,6 @@ def check_batch(x: Array, t: Array, T: float) -> None:
             raise ValueError(f"t must lie in [0, T={T}], got values in [{lo}, {hi}]")
 
 
-def _check_positive_int(name: str, value) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
-
-
 class SDE(abc.ABC):
     """Abstract forward SDE with a Gaussian perturbation kernel. Subclasses are frozen dataclasses."""
 

@@ -8,7 +8,8 @@ import math
 import jax
 import jax.numpy as jnp
 
-from sde_lib.base import SDE, _check_positive_int, batch_mul
+from common import checks
+from sde_lib.base import SDE, batch_mul
 from sde_lib.vp import standard_normal_logp
 
 
@@ -27,12 +28,12 @@ class VESDE(SDE):
     sampling_eps = 1e-5
 
     def __post_init__(self):
-        _check_positive_int("N", self.N)
-        if not 0 < self.sigma_min < self.sigma_max:
-            raise ValueError(
-                "need 0 < sigma_min < sigma_max, got "
-                f"sigma_min={self.sigma_min!r}, sigma_max={self.sigma_max!r}"
-            )
+        checks.positive_int("N", self.N)
+        checks.positive("sigma_min", self.sigma_min)
+        checks.positive("sigma_max", self.sigma_max)
+        if not self.sigma_min < self.sigma_max:
+            raise checks.ArgumentError("sigma_min", self.sigma_min, message=(
+                f"need 0 < sigma_min < sigma_max, got sigma_min={self.sigma_min!r}, sigma_max={self.sigma_max!r}"))
 
     @property
     def _log_ratio(self) -> float:

@@ -8,7 +8,8 @@ import math
 import jax
 import jax.numpy as jnp
 
-from sde_lib.base import SDE, Array, _check_positive_int, batch_mul
+from common import checks
+from sde_lib.base import SDE, Array, batch_mul
 
 
 def standard_normal_logp(z: Array, std: float = 1.0) -> Array:
@@ -29,13 +30,12 @@ class _LinearBetaSDE(SDE):
     sampling_eps = 1e-3
 
     def __post_init__(self):
-        _check_positive_int("N", self.N)
-        if not self.beta_min > 0:
-            raise ValueError(f"beta_min must be > 0, got beta_min={self.beta_min!r}")
+        checks.positive_int("N", self.N)
+        checks.positive("beta_min", self.beta_min)
+        checks.number("beta_max", self.beta_max)
         if not self.beta_max >= self.beta_min:
-            raise ValueError(
-                f"beta_max must be >= beta_min, got beta_min={self.beta_min!r}, beta_max={self.beta_max!r}"
-            )
+            raise checks.ArgumentError("beta_max", self.beta_max, message=(
+                f"beta_max must be >= beta_min, got beta_min={self.beta_min!r}, beta_max={self.beta_max!r}"))
 
     # The DDPM schedule (Ho et al. 2020): betas linearly spaced from beta_min/N to beta_max/N.
     @property

@@ -51,7 +51,7 @@ def get_config():
     c.model.width = 32
     c.model.num_blocks = 1
     c.model.nf = 16
-    c.model.num_scales = 20
+    c.sde.num_scales = 20
     c.sampling.batch_size = 16
     return c
 '''

@@ -19,7 +19,7 @@ import pytest
 
 import models
 import sde_lib
-from configs import default_digits
+from configs import default_digits, fields
 from configs.builders import build_experiment
 from models.ncsn import noise_index, tie_tol
 import samplers
@@ -131,13 +131,11 @@ def test_bad_arguments_are_named(kwargs, match):
 def test_train_with_smld_loss_and_sample_with_ald(fast_compile):
     """Two SMLD-loss steps of a tiny NCSNv2 on the 8x8 digits, then annealed Langevin dynamics,
     all built from a config (training.continuous=False, corrector 'ald') as main.py builds them."""
-    c = default_digits.get_config()
-    c.training.sde = "vesde"
+    c = fields.use_model(default_digits.get_config("vesde"), "ncsnv2")
     c.training.continuous = False
     c.training.batch_size = 8
-    c.model.name = "ncsnv2"
     c.model.nf = 4
-    c.model.num_scales = 4
+    c.sde.num_scales = 4
     c.model.scale_by_sigma = True
     c.sampling.predictor = "none"
     c.sampling.corrector = "ald"

@@ -31,15 +31,14 @@ def get_config():
     c.model.width = 32
     c.model.num_blocks = 1
     c.model.nf = 16
-    c.model.num_scales = 20
+    c.sde.num_scales = 20
     c.sampling.batch_size = 16
     return c
 '''
 
 
 def tiny_toy_config(sde="vpsde", n_iters=20):
-    c = default_toy.get_config()
-    c.training.sde = sde
+    c = default_toy.get_config(sde)
     c.training.n_iters = n_iters
     c.training.batch_size = 32
     c.training.n_jitted_steps = 5
@@ -50,7 +49,7 @@ def tiny_toy_config(sde="vpsde", n_iters=20):
     c.model.width = 32
     c.model.num_blocks = 1
     c.model.nf = 16
-    c.model.num_scales = 20
+    c.sde.num_scales = 20
     c.sampling.batch_size = 16
     return c
 
@@ -121,7 +120,7 @@ def test_sampling_is_reproducible_and_images_work(tmp_path, fast_compile):
     c.training.snapshot_freq_for_preemption = 5
     c.model.nf = 8
     c.model.attn_resolutions = ()
-    c.model.num_scales = 5
+    c.sde.num_scales = 5
     c.sampling.batch_size = 4
     c.training.snapshot_sampling = False
     exp = build_experiment(c)

@@ -17,9 +17,10 @@ from training import run, sample_folder
 TRAINING = dict(n_iters=2, batch_size=8, n_jitted_steps=1, log_freq=1, snapshot_freq=2,
                 snapshot_freq_for_preemption=1, snapshot_sampling=False)
 DIGITS = dict(**{f"training.{k}": v for k, v in TRAINING.items()}, **{
-    "num_devices": 1, "model.nf": 8, "model.attn_resolutions": (), "model.num_scales": 5,
+    "num_devices": 1, "model.nf": 8, "model.attn_resolutions": (), "sde.num_scales": 5,
     "sampling.method": "ddim", "sampling.nfe": 3, "sampling.batch_size": 4})
-TOY = {**DIGITS, "model.width": 16, "model.num_blocks": 1, "model.nf": 8}
+TOY = {**{k: v for k, v in DIGITS.items() if k != "model.attn_resolutions"},  # a U-Net field: not the MLP's
+       "model.width": 16, "model.num_blocks": 1, "model.nf": 8}
 
 
 def _checkpointed(config, changes, wd):

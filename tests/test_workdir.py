@@ -31,19 +31,39 @@ def _main(capfd, *args):
 
 def test_differences_name_fields_and_allow_only_sampling_settings():
     trained = record.as_json(default_toy.get_config())
-    c = default_toy.get_config()
-    c.training.sde, c.model.sigma_max, c.model.num_scales, c.sampling.nfe = "vesde", 5.0, 50, 7
+    c = default_toy.get_config("vesde")
+    c.sde.sigma_max, c.sde.num_scales, c.sampling.nfe = 5.0, 50, 7
     diff = record.differences(record.as_json(c), trained)
     assert diff == ["training.sde='vesde' (trained: 'vpsde')",
-                    "model.num_scales=50 (trained: 1000, sampling-only: allow with --allow_sampling_change)",
-                    "model.sigma_max=5.0 (trained: 10.0)"]  # sampling.nfe is free
-    assert record.differences(record.as_json(c), trained, allowed=record.SAMPLING_ONLY) == [diff[0], diff[2]]
+                    "sde.num_scales=50 (trained: 1000, sampling-only: allow with --allow_sampling_change)"]
+    # (the SDE's other parameters are not listed: training.sde says the SDE differs; sampling.nfe is free)
+    assert record.differences(record.as_json(c), trained, allowed=record.SAMPLING_ONLY) == [diff[0]]
     discrete = default_toy.get_config()
     discrete.training.continuous = False
     c = default_toy.get_config()
-    c.training.continuous, c.model.num_scales = False, 50
+    c.training.continuous, c.sde.num_scales = False, 50
     assert record.differences(record.as_json(c), record.as_json(discrete), allowed=record.SAMPLING_ONLY) == [
-        "model.num_scales=50 (trained: 1000, defines the noise levels of discrete-time training)"]
+        "sde.num_scales=50 (trained: 1000, defines the noise levels of discrete-time training)"]
+
+
+def test_a_config_json_in_the_papers_field_names_compares_field_for_field(tmp_path):
+    """A workdir trained before the sde section existed recorded model.beta_min, model.num_scales, ...;
+    read through configs.fields.upgrade, it matches today's config of the same run, and a change shows
+    under today's name."""
+    old = record.as_json(default_toy.get_config())
+    sde = old.pop("sde")
+    old["model"].update(num_scales=sde["num_scales"], beta_min=sde["beta_min"], beta_max=sde["beta_max"],
+                        sigma_min=0.01, sigma_max=10.0)  # the old defaults wrote the VE fields too
+    with open(tmp_path / record.TRAINING_CONFIG, "w") as f:
+        json.dump(old, f)
+    recorded = record.read_training_config(str(tmp_path))
+    assert recorded["sde"] == {**sde, "sigma_min": 0.01, "sigma_max": 10.0} and "num_scales" not in recorded["model"]
+    assert record.check_against_training(default_toy.get_config(), str(tmp_path))
+    changed = default_toy.get_config()
+    changed.sde.beta_max = 10.0
+    assert record.differences(record.as_json(changed), recorded) == ["sde.beta_max=10.0 (trained: 20.0)"]
+    with pytest.raises(ValueError, match=r"sde\.beta_max=10\.0 \(trained: 20\.0\)"):
+        record.check_against_training(changed, str(tmp_path))
 
 
 def test_train_keeps_its_config_and_other_modes_are_checked(tmp_path, capfd):
@@ -60,22 +80,22 @@ def test_train_keeps_its_config_and_other_modes_are_checked(tmp_path, capfd):
     assert "training.sde='vesde' (trained: 'vpsde')" in err
     assert not os.path.exists(os.path.join(wd, "samples"))
 
-    code, out, err = _main(capfd, *TINY, f"--workdir={wd}", "--mode=sample", "--config.model.num_scales=40")
-    assert code == 2 and "model.num_scales=40 (trained: 20" in err, err
+    code, out, err = _main(capfd, *TINY, f"--workdir={wd}", "--mode=sample", "--config.sde.num_scales=40")
+    assert code == 2 and "sde.num_scales=40 (trained: 20" in err, err
 
     # A deliberate change of the sampler's discretisation; the run's config goes beside the samples.
-    code, out, err = _main(capfd, *TINY, f"--workdir={wd}", "--mode=sample", "--config.model.num_scales=40",
+    code, out, err = _main(capfd, *TINY, f"--workdir={wd}", "--mode=sample", "--config.sde.num_scales=40",
                            "--allow_sampling_change")
     assert code == 0, err
     with open(os.path.join(wd, "samples", "config.json")) as f:
-        assert json.load(f)["model"]["num_scales"] == 40
+        assert json.load(f)["sde"]["num_scales"] == 40
     with open(os.path.join(wd, "config.json"), "rb") as f:
         assert f.read() == trained  # the training record is untouched
 
     # Resuming training with another network is refused too (the allowance is for sampling only).
     code, out, err = _main(capfd, *TINY, f"--workdir={wd}", "--mode=train", "--config.training.n_iters=4",
-                           "--config.model.num_scales=40", "--allow_sampling_change")
-    assert code == 2 and "model.num_scales=40" in err, err
+                           "--config.model.num_scales=40", "--allow_sampling_change")  # the paper's spelling
+    assert code == 2 and "sde.num_scales=40" in err, err
 
 
 def test_lock_names_its_holder_and_a_dead_holder_is_taken_over(tmp_path):

@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from common import checks
 from sde_lib import SDE, batch_mul
 from sde_lib.base import Array
 
@@ -100,8 +101,8 @@ def get_classifier_grad_fn(sde: SDE, model: nn.Module, params) -> ClassifierGrad
 def get_classifier_loss_fn(sde: SDE, model: nn.Module, *, eps: float = 1e-5):
     """`loss_fn(params, key, x0, y)`: mean cross-entropy of the classifier on x_t = alpha(t) x0 +
     sigma(t) z, t ~ U(eps, T), z ~ N(0, I) (Song et al. 2021, App. I.1)."""
-    if not 0 < eps < sde.T:
-        raise ValueError(f"eps must lie in (0, T={sde.T}), got eps={eps!r}")
+    if not 0 < checks.number("eps", eps) < sde.T:
+        raise checks.ArgumentError("eps", eps, f"in (0, T={sde.T})")
 
     def loss_fn(params, key, x0, y):
         k_t, k_z = jax.random.split(key)
@@ -127,9 +128,8 @@ def train_noise_conditional_classifier(
 
     if dataset.num_classes is None:
         raise ValueError(f"dataset must be labelled, got {dataset.name!r} with num_classes=None")
-    for name, value in (("steps", steps), ("batch_size", batch_size)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
+    checks.positive_int("steps", steps)
+    checks.positive_int("batch_size", batch_size)
     model = NoisyClassifier(num_classes=dataset.num_classes) if model is None else model
     loss_fn = get_classifier_loss_fn(sde, model, eps=eps)
     k_init, k_train = jax.random.split(jax.random.key(seed))

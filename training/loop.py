@@ -12,6 +12,7 @@ from typing import Callable
 import jax
 import numpy as np
 
+from common import checks
 from training import progress as progress_bars
 from training.checkpoints import Checkpoints
 
@@ -55,11 +56,11 @@ class MetricsLog:
 
 
 def check_frequencies(n_iters: int, n_jitted_steps: int, **freqs) -> None:
-    if n_jitted_steps < 1:
-        raise ValueError(f"n_jitted_steps must be >= 1, got n_jitted_steps={n_jitted_steps}")
+    checks.positive_int("n_jitted_steps", n_jitted_steps)
     for name, value in {"n_iters": n_iters, **freqs}.items():
-        if value < 1 or value % n_jitted_steps:
-            raise ValueError(f"{name} must be a positive multiple of n_jitted_steps={n_jitted_steps}, got {name}={value}")
+        checks.positive_int(name, value)
+        if value % n_jitted_steps:
+            raise checks.ArgumentError(name, value, f"a positive multiple of n_jitted_steps={n_jitted_steps}")
 
 
 def train_loop(

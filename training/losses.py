@@ -26,6 +26,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from common import checks
 from sde_lib import SDE, batch_mul
 from sde_lib.base import Array
 
@@ -86,20 +87,19 @@ def get_sde_loss_fn(
     instead of t: a weighting of noise levels in the manner of EDM's p_train, more of the batch at
     low noise.
     """
-    if not 0 < eps < sde.T:
-        raise ValueError(f"eps must lie in (0, T={sde.T}), got eps={eps!r}")
-    if t_sampling not in T_SAMPLING:
-        raise ValueError(f"t_sampling must be one of {T_SAMPLING}, got t_sampling={t_sampling!r}")
-    if t_density not in T_DENSITIES:
-        raise ValueError(f"t_density must be one of {T_DENSITIES}, got t_density={t_density!r}")
+    if not 0 < checks.number("eps", eps) < sde.T:
+        raise checks.ArgumentError("eps", eps, f"in (0, T={sde.T})")
+    checks.choice("t_sampling", t_sampling, T_SAMPLING)
+    checks.choice("t_density", t_density, T_DENSITIES)
     if importance_sampling and not likelihood_weighting:
-        raise ValueError("importance_sampling=True samples t for the likelihood weighting; "
-                         "it needs likelihood_weighting=True")
+        raise checks.ArgumentError("importance_sampling", importance_sampling, message=(
+            "importance_sampling=True samples t for the likelihood weighting; it needs likelihood_weighting=True"))
     if edm_sigma_data is not None and likelihood_weighting:
-        raise ValueError(f"edm_sigma_data={edm_sigma_data!r} (EDM's loss weight) and likelihood_weighting=True "
-                         "are two weightings; choose one")
-    if edm_sigma_data is not None and not edm_sigma_data > 0:
-        raise ValueError(f"edm_sigma_data must be > 0, got edm_sigma_data={edm_sigma_data!r}")
+        raise checks.ArgumentError("edm_sigma_data", edm_sigma_data, message=(
+            f"edm_sigma_data={edm_sigma_data!r} (EDM's loss weight) and likelihood_weighting=True are two "
+            "weightings; choose one"))
+    if edm_sigma_data is not None:
+        checks.positive("edm_sigma_data", edm_sigma_data)
     reduce = _reducer(reduce_mean)
 
     def loss_fn(params, key, batch):
@@ -167,11 +167,11 @@ def get_loss_fn(
             edm_sigma_data=edm_sigma_data, eps=eps,
         )
     if likelihood_weighting:
-        raise ValueError(
-            "likelihood_weighting=True needs continuous training, got continuous=False"
-        )
+        raise checks.ArgumentError("likelihood_weighting", likelihood_weighting, message=(
+            "likelihood_weighting=True needs continuous training, got continuous=False"))
     for name, value, default in (("importance_sampling", importance_sampling, False),
                                  ("t_sampling", t_sampling, "uniform"), ("t_density", t_density, "uniform_t"), ("edm_sigma_data", edm_sigma_data, None)):
         if value != default:
-            raise ValueError(f"{name}={value!r} needs continuous training, got continuous=False")
+            raise checks.ArgumentError(name, value, message=f"{name}={value!r} needs continuous training, got "
+                                       "continuous=False")
     return get_discrete_loss_fn(sde, score_fn, reduce_mean=reduce_mean)

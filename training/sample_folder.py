@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 import datasets
+from common import checks
 import models
 import parallel
 import samplers
@@ -92,8 +93,7 @@ def sample_to_folder(exp: Experiment, workdir: str, out_dir: str, num_samples: i
                      batch_size: int | None = None) -> str:
     """Draws samples 0..num_samples-1 from the newest checkpoint's EMA params into `out_dir` (see the
     module docstring); returns the path of samples.npz."""
-    if num_samples < 1:
-        raise ValueError(f"num_samples must be >= 1, got {num_samples=}")
+    checks.positive_int("num_samples", num_samples)
     batch_size = batch_size or exp.num_samples
     mesh = parallel.make_mesh(exp.num_devices)
     state = restore_state(exp, workdir, mesh)

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from common import checks
 from sde_lib.base import Array
 
 
@@ -30,18 +31,13 @@ def lr_schedule(*, lr: float, warmup: int = 0, decay: str = "constant", total_st
     then `lr` ("constant"), or a decay to `final_lr` at `total_steps` ("cosine": half a cosine
     period, Loshchilov & Hutter 2017; "linear"), constant at `final_lr` afterwards (a run no longer
     than its warm-up never decays)."""
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got lr={lr!r}")
-    if warmup < 0:
-        raise ValueError(f"warmup must be >= 0, got warmup={warmup!r}")
-    if decay not in SCHEDULES:
-        raise ValueError(f"decay must be one of {SCHEDULES}, got decay={decay!r}")
+    checks.positive("lr", lr)
+    checks.nonneg_int("warmup", warmup)
+    checks.choice("decay", decay, SCHEDULES)
     if decay == "constant":
         return optax.linear_schedule(0.0, lr, warmup) if warmup > 0 else optax.constant_schedule(lr)
-    if not (isinstance(total_steps, int) and total_steps >= 1):
-        raise ValueError(f"a {decay} decay needs total_steps >= 1, got {total_steps=}")
-    if not 0 <= final_lr <= lr:
-        raise ValueError(f"final_lr must lie in [0, lr={lr}], got final_lr={final_lr!r}")
+    checks.positive_int("total_steps", total_steps)
+    checks.number("final_lr", final_lr, low=0, high=lr)
     span = max(total_steps - warmup, 1)
     if decay == "cosine":
         after = optax.cosine_decay_schedule(lr, span, alpha=final_lr / lr)
@@ -56,6 +52,10 @@ def get_optimizer(*, lr: float, warmup: int = 0, grad_clip: float = -1.0, beta1:
                   eps: float = 1e-8, weight_decay: float = 0.0, decay: str = "constant",
                   total_steps: int | None = None, final_lr: float = 0.0) -> optax.GradientTransformation:
     """Adam with the learning rate of `lr_schedule` and global-norm gradient clipping (grad_clip < 0: none)."""
+    checks.fraction("beta1", beta1)
+    checks.positive("eps", eps)
+    checks.number("weight_decay", weight_decay, low=0)
+    checks.number("grad_clip", grad_clip)
     schedule = lr_schedule(lr=lr, warmup=warmup, decay=decay, total_steps=total_steps, final_lr=final_lr)
     if decay == "constant" and warmup == 0:
         schedule = lr  # a plain float keeps the optimizer state of earlier checkpoints
@@ -100,8 +100,7 @@ def make_train_step(
     step counter: parameters, optimizer state and EMA keep their values. With `ema_warmup` the EMA's
     decay ramps up as `ema_decay` says.
     """
-    if not 0 <= ema_rate < 1:
-        raise ValueError(f"ema_rate must lie in [0, 1), got ema_rate={ema_rate!r}")
+    checks.fraction("ema_rate", ema_rate)
 
     def one_step(state: TrainState, raw_batch):
         k_pre, k_loss, k_drop = jax.random.split(jax.random.fold_in(state.key, state.step), 3)

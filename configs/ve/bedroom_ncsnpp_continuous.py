@@ -6,18 +6,15 @@ Expect: 2.4M steps of batch 64 (days to weeks on 8 GPUs, not for a CPU); 65,574,
 folder of LSUN bedroom images, centre-cropped to a square and resized (bicubic) to 256.
 """
 
-from configs import default_lsun
+from configs import default_lsun, fields
+from configs.variants import on_sde
 
 
 def get_config():
-    config = default_lsun.get_config()
-    config.training.sde = "vesde"
+    config = on_sde(default_lsun, "vesde")
     config.training.continuous = True
-    config.sampling.predictor = "reverse_diffusion"
-    config.sampling.corrector = "langevin"
 
-    model = config.model
-    model.name = "ncsnpp"
+    model = fields.use_model(config, "ncsnpp").model
     model.scale_by_sigma = False  # our VE SDE divides the output by sigma(t) already
     model.ema_rate = 0.999
     model.nonlinearity = "swish"

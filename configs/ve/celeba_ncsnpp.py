@@ -7,17 +7,12 @@ aligned 178x218 images, centre-cropped to 140x140 and resized (bilinear) to 64, 
 """
 
 from configs import default_celeba
+from configs.variants import on_sde
 from configs.ve import cifar10_ncsnpp
 
 
 def get_config():
-    config = default_celeba.get_config()
-    ncsnpp = cifar10_ncsnpp.get_config()
-    config.training.sde = "vesde"
+    config = on_sde(default_celeba, "vesde")
     config.training.continuous = False
-    config.sampling.predictor = "reverse_diffusion"
-    config.sampling.corrector = "langevin"
-    for key, value in ncsnpp.model.items():
-        if key not in ("sigma_max", "sigma_min", "num_scales"):
-            config.model[key] = value
+    config.model = cifar10_ncsnpp.get_config().model  # the network of the CIFAR-10 file; the SDE is CelebA's
     return config

@@ -14,5 +14,5 @@ def get_config():
     config = bedroom_ncsnpp_continuous.get_config()
     config.data.center_crop = None
     config.data.resize = "box"
-    config.model.sigma_max = 348.0
+    config.sde.sigma_max = 348.0
     return config

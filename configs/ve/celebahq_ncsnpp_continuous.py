@@ -17,9 +17,9 @@ def get_config():
     training.reduce_mean = False
     config.sampling.snr = 0.15
     config.data.image_size = 1024
+    config.sde.sigma_max = 1348.0
+    config.sde.num_scales = 2000
     model = config.model
-    model.sigma_max = 1348.0
-    model.num_scales = 2000
     model.ema_rate = 0.9999
     model.nf = 16
     model.ch_mult = (1, 2, 4, 8, 16, 32, 32, 32)

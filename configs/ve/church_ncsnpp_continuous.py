@@ -12,5 +12,5 @@ from configs.ve import bedroom_ncsnpp_continuous
 
 def get_config():
     config = bedroom_ncsnpp_continuous.get_config()
-    config.model.sigma_max = 380.0
+    config.sde.sigma_max = 380.0
     return config

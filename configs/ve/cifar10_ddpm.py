@@ -5,12 +5,13 @@ Run:  python main.py --config configs/ve/cifar10_ddpm.py --workdir workdir/ve_ci
 Expect: 1.3M steps of batch 128 (days to weeks on 8 GPUs, not for a CPU); 35,218,947 parameters.
 """
 
-from configs.vp.ddpm import cifar10 as ddpm_cifar10
+from configs import default_cifar10
+from configs.variants import on_sde
+from configs.vp.ddpm import ddpm_setting
 
 
 def get_config():
-    config = ddpm_cifar10.get_config()
-    config.training.sde = "vesde"
+    config = ddpm_setting(on_sde(default_cifar10, "vesde"))
     config.training.continuous = False
     config.training.reduce_mean = False
     config.sampling.predictor = "reverse_diffusion"

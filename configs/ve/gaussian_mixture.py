@@ -6,12 +6,8 @@ Expect: 1-3 min of training on 2 CPU cores; a scatter plot of samples over the d
 """
 
 from configs import default_toy
+from configs.variants import on_sde
 
 
 def get_config():
-    config = default_toy.get_config()
-    config.training.sde = "vesde"
-    config.data.dataset = "gaussian_mixture"
-    config.sampling.predictor = "reverse_diffusion"
-    config.sampling.corrector = "langevin"
-    return config
+    return on_sde(default_toy, "vesde", dataset="gaussian_mixture")

@@ -5,13 +5,13 @@ Run:  python main.py --config configs/vp/cifar10_ncsnpp_continuous.py --workdir 
 Expect: 1.3M steps of batch 128 (days to weeks on 8 GPUs, not for a CPU); 62,693,251 parameters.
 """
 
+from configs import fields
 from configs.vp import cifar10_ddpmpp_continuous
 
 
 def get_config():
     config = cifar10_ddpmpp_continuous.get_config()
-    model = config.model
-    model.name = "ncsnpp"
+    model = fields.use_model(config, "ncsnpp").model
     model.fir = True
     model.progressive = "none"
     model.progressive_input = "residual"

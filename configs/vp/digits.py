@@ -6,11 +6,8 @@ Expect: a few minutes on 2 CPU cores; an 8x8 grid of digit-like samples.
 """
 
 from configs import default_digits
+from configs.variants import on_sde
 
 
 def get_config():
-    config = default_digits.get_config()
-    config.training.sde = "vpsde"
-    config.sampling.predictor = "euler_maruyama"
-    config.sampling.corrector = "none"
-    return config
+    return on_sde(default_digits, "vpsde")

@@ -6,12 +6,8 @@ Expect: 1-3 min of training on 2 CPU cores; a scatter plot of samples over the d
 """
 
 from configs import default_toy
+from configs.variants import on_sde
 
 
 def get_config():
-    config = default_toy.get_config()
-    config.training.sde = "vpsde"
-    config.data.dataset = "gaussian_mixture"
-    config.sampling.predictor = "euler_maruyama"
-    config.sampling.corrector = "none"
-    return config
+    return on_sde(default_toy, "vpsde", dataset="gaussian_mixture")

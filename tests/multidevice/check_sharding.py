@@ -112,7 +112,7 @@ def check_evaluation():
     c.model.width = 32
     c.model.num_blocks = 1
     c.model.nf = 16
-    c.model.num_scales = 10
+    c.sde.num_scales = 10
     exp = build_experiment(c)
     options = EvalOptions(batch_size=16, loss_batches=1, likelihood_batches=1, likelihood_rtol=1e-3,
                           likelihood_atol=1e-3, num_samples=16, rounds=2)

@@ -3,11 +3,15 @@ the VE SDE trained with the SMLD loss over its N noise levels, sampled by anneal
 the NCSN optimiser (Adam, no warmup, no gradient clipping)."""
 
 
+from configs import fields
+
+
 def smld_setting(config, *, name="ncsn", num_scales, n_steps_each, snr, ema_rate, sigma_max=None,
                  scale_by_sigma=False, lr=0.001):
-    """Sets NCSN's setting on a data set's default `config` (in place) and returns it; sigma_max=None keeps
-    the data set's default."""
-    config.training.sde = "vesde"
+    """Sets NCSN's setting on a data set's default `config` for the VE SDE (`get_config("vesde")`; in
+    place) and returns it; sigma_max=None keeps the data set's."""
+    if config.training.sde != "vesde":
+        raise ValueError(f"NCSN's setting is the VE SDE's; got training.sde={config.training.sde!r}")
     config.training.continuous = False  # the SMLD loss over the N noise levels
     sampling = config.sampling
     sampling.method = "pc"
@@ -15,12 +19,11 @@ def smld_setting(config, *, name="ncsn", num_scales, n_steps_each, snr, ema_rate
     sampling.corrector = "ald"  # annealed Langevin dynamics
     sampling.n_steps_each = n_steps_each
     sampling.snr = snr
-    model = config.model
-    model.name = name
-    model.scale_by_sigma = scale_by_sigma
-    model.num_scales = num_scales
+    config.sde.num_scales = num_scales
     if sigma_max is not None:
-        model.sigma_max = sigma_max
+        config.sde.sigma_max = sigma_max
+    model = fields.use_model(config, name).model
+    model.scale_by_sigma = scale_by_sigma
     model.ema_rate = ema_rate
     model.normalization = "InstanceNorm++"
     model.nonlinearity = "elu"

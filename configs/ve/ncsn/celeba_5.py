@@ -11,4 +11,4 @@ from configs.ve.ncsn import ncsn_v1
 
 
 def get_config():
-    return ncsn_v1(default_celeba.get_config(), ema_rate=0.999)
+    return ncsn_v1(default_celeba.get_config("vesde"), ema_rate=0.999)

@@ -12,4 +12,4 @@ from configs.ve.ncsn import ncsn_v1
 
 
 def get_config():
-    return ncsn_v1(default_cifar10.get_config(), ema_rate=0.0)
+    return ncsn_v1(default_cifar10.get_config("vesde"), ema_rate=0.0)

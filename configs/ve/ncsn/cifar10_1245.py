@@ -11,4 +11,4 @@ from configs.ve.ncsn import smld_setting
 
 
 def get_config():
-    return smld_setting(default_cifar10.get_config(), num_scales=232, n_steps_each=5, snr=0.176, ema_rate=0.999)
+    return smld_setting(default_cifar10.get_config("vesde"), num_scales=232, n_steps_each=5, snr=0.176, ema_rate=0.999)

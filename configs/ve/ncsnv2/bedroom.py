@@ -15,7 +15,7 @@ from configs.ve.ncsn import smld_setting
 
 
 def get_config():
-    config = smld_setting(default_lsun.get_config(), name="ncsnv2_128", scale_by_sigma=True, lr=0.0001,
+    config = smld_setting(default_lsun.get_config("vesde"), name="ncsnv2_128", scale_by_sigma=True, lr=0.0001,
                           num_scales=1086, sigma_max=190.0, n_steps_each=3, snr=0.095, ema_rate=0.9999)
     config.training.batch_size = 128
     config.data.image_size = 128

@@ -12,5 +12,5 @@ from configs.ve.ncsn import smld_setting
 
 
 def get_config():
-    return smld_setting(default_celeba.get_config(), name="ncsnv2_64", scale_by_sigma=True, lr=0.0001,
+    return smld_setting(default_celeba.get_config("vesde"), name="ncsnv2_64", scale_by_sigma=True, lr=0.0001,
                         num_scales=500, n_steps_each=5, snr=0.128, ema_rate=0.999)

@@ -1,19 +1,19 @@
-"""DDPM's setting (Ho et al. 2020), shared by the configs/vp/ddpm/ files: the VP SDE trained with the
-discrete DDPM loss, ancestral sampling, and score_sde's port of the DDPM U-Net."""
+"""DDPM's setting (Ho et al. 2020), shared by the configs/vp/ddpm/ files (and configs/ve/cifar10_ddpm.py):
+the discrete loss, ancestral sampling, and score_sde's port of the DDPM U-Net."""
+
+from configs import fields
 
 
 def ddpm_setting(config, *, ch_mult=(1, 2, 2, 2)):
-    """Sets DDPM's setting on a data set's default `config` (in place) and returns it; `ch_mult` sets the
-    U-Net's depth (one entry per resolution)."""
-    config.training.sde = "vpsde"
+    """Sets DDPM's setting on a data set's default `config` for its SDE (the VP one for DDPM itself; in
+    place) and returns it; `ch_mult` sets the U-Net's depth (one entry per resolution)."""
     config.training.continuous = False
     config.training.reduce_mean = True
     config.sampling.method = "pc"
     config.sampling.predictor = "ancestral_sampling"
     config.sampling.corrector = "none"
     config.data.centered = True
-    model = config.model
-    model.name = "ddpm"
+    model = fields.use_model(config, "ddpm").model
     model.scale_by_sigma = False
     model.ema_rate = 0.9999
     model.nonlinearity = "swish"

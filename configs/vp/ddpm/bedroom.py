@@ -13,7 +13,7 @@ from configs.vp.ddpm import ddpm_setting
 
 def get_config():
     config = ddpm_setting(default_lsun.get_config(), ch_mult=(1, 1, 2, 2, 4, 4))
-    config.model.num_scales = 1000
+    config.sde.num_scales = 1000
     config.model.dropout = 0.0
     config.optim.lr = 2e-5
     return config
