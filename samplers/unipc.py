@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import math
 
-import jax
 import jax.numpy as jnp
 
-from samplers import _common, grids
-from samplers.dpm_solver import data_prediction, multistep_orders, phi, segments
+from common import checks
+from samplers._common import data_prediction
+from samplers.dpm_solver import check_order, multistep_orders, phi
+from samplers.fixed_step import Steps, fixed_step_method, scan_orders
 from sde_lib import SDE
 
 VARIANTS = ("bh1", "bh2")
@@ -68,43 +69,19 @@ def unipc_update(sde: SDE, x, s, t, m, lam, order: int, variant: str, m_t=None):
     return x_lin - sde.alpha(t) * b_h * corr
 
 
-def get_unipc_sampler(
-    sde: SDE,
-    shape,
-    *,
-    nfe: int = 20,
-    order: int = 3,
-    variant: str = "bh2",
-    grid="logsnr",
-    rho: float = 7.0,
-    lower_order_final: bool = True,
-    eps: float | None = None,
-    denoise: bool = False,
-) -> _common.SampleFn:
+def _unipc(n_evals: int, *, order: int = 3, variant: str = "bh2", lower_order_final: bool = True) -> Steps:
     """UniPC-`order` (Zhao et al. 2023): UniP-p predictor + UniC corrector, order p + 1, one data
     prediction per step: nfe - denoise steps on the grid (the first evaluation at T, one per step
     after it but the last). Warm-up from order 1, and with `lower_order_final` down to order 1 at
     the end, as in DPM-Solver++. `variant` "bh2" (B(h) = e^h - 1) or "bh1" (B(h) = h). The paper
     recommends order 3 for unconditional sampling (the default), order 2 for guided sampling.
     """
-    shape = _common.check_shape(shape)
-    eps = _common.check_eps(sde, eps)
-    if order not in (1, 2, 3):
-        raise ValueError(f"order must be 1, 2 or 3, got order={order!r}")
-    _common.check_choice("variant", variant, VARIANTS)
-    grids.check_nfe(nfe, 1 + int(denoise), "one step, plus one for denoise")
-    n_steps = nfe - int(denoise)
-    grid = grids.check_grid_options(grid, rho, n_steps, sde=sde, eps=eps)
-    orders = multistep_orders(n_steps, order, lower_order_final)
+    order = check_order(order)
+    checks.choice("variant", variant, VARIANTS)
+    orders = multistep_orders(n_evals, order, checks.boolean("lower_order_final", lower_order_final))
 
-    def sample_fn(key, score_fn, x_init=None):
-        x, _ = _common.init_samples(sde, shape, key, x_init)
-        _common.check_score_output(score_fn, x)
-        ts = grids.timesteps(sde, n_steps, grid=grid, eps=eps, rho=rho)
-        m = jnp.zeros((order,) + x.shape, x.dtype).at[0].set(data_prediction(sde, score_fn, x, ts[0]))
-        lam = jnp.zeros((order,), ts.dtype).at[0].set(sde.log_snr(ts[0]))
-
-        def corrected_step(o, carry, st):
+    def solve(sde, score_fn, x, ts, noise_keys):
+        def corrected_step(o, carry, st):  # the history: data predictions m and their log-SNRs, newest first
             x, m, lam = carry
             s, t = st
             x_pred = unipc_update(sde, x, s, t, m, lam, o, variant)
@@ -112,15 +89,12 @@ def get_unipc_sampler(
             x = unipc_update(sde, x, s, t, m, lam, o, variant, m_t=m_t)
             return x, jnp.concatenate([m_t[None], m[:-1]]), jnp.concatenate([sde.log_snr(t)[None], lam[:-1]])
 
-        carry = (x, m, lam)
-        for o, start, stop in segments(orders[:-1]):
-            body = lambda c, st, o=o: (corrected_step(o, c, st), None)  # noqa: E731
-            carry, _ = jax.lax.scan(body, carry, (ts[start:stop], ts[start + 1 : stop + 1]))
-        x, m, lam = carry
-        x = unipc_update(sde, x, ts[-2], ts[-1], m, lam, orders[-1], variant)  # last step: UniP only
-        if denoise:
-            x = data_prediction(sde, score_fn, x, ts[-1])
-        return x, nfe
+        m = jnp.zeros((order,) + x.shape, x.dtype).at[0].set(data_prediction(sde, score_fn, x, ts[0]))
+        lam = jnp.zeros((order,), ts.dtype).at[0].set(sde.log_snr(ts[0]))
+        x, m, lam = scan_orders(corrected_step, (x, m, lam), ts, orders[:-1])
+        return unipc_update(sde, x, ts[-2], ts[-1], m, lam, orders[-1], variant)  # last step: UniP only
 
-    sample_fn.n_steps = n_steps
-    return sample_fn
+    return Steps(len(orders), n_evals, 1, "one step", solve)
+
+
+get_unipc_sampler = fixed_step_method(_unipc, name="get_unipc_sampler")
