@@ -89,10 +89,7 @@ def sampling_options(config: ml_collections.ConfigDict) -> dict:
     method = config.sampling.method
     if method not in samplers.METHODS:
         raise ValueError(f"unknown sampling.method {method!r}; valid: {sorted(samplers.METHODS)}")
-    accepted = {
-        name for name, p in inspect.signature(samplers.METHODS[method]).parameters.items()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY
-    }
+    accepted = set(samplers.METHODS[method].options)
     options = {}
     for key, value in config.sampling.items():
         key = _SAMPLING_RENAMES.get(key, key)
