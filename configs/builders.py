@@ -23,7 +23,7 @@ from training.run import Experiment
 from training.state import get_optimizer
 
 # Config fields of the paper's code that the library names differently.
-_SAMPLING_RENAMES = {"n_steps_each": "n_steps", "noise_removal": "denoise"}
+_SAMPLING_RENAMES = {"n_steps_each": "corrector_steps", "noise_removal": "denoise"}
 
 
 def build_sde(config: ml_collections.ConfigDict) -> sde_lib.SDE:

@@ -1,14 +1,14 @@
 """DPM-Solver (Lu et al., NeurIPS 2022) and multistep DPM-Solver++ (Lu et al. 2022b, arXiv:2211.01095).
 
 Both solve the probability-flow ODE exactly in its linear part by changing variable to the
-log-SNR lambda = log(alpha / sigma). With x_t = alpha(t) x_0 + sigma(t) eps,
+log-SNR lambda = log(alpha / sigma). With x_t = alpha(t) x_0 + sigma(t) n, n ~ N(0, I),
 
-    noise prediction  eps_hat(x, t) = -sigma(t) score(x, t)             (DPM-Solver),
+    noise prediction  n_hat(x, t)  = -sigma(t) score(x, t)              (DPM-Solver),
     data prediction   x0_hat(x, t)  = (x + sigma(t)^2 score(x, t)) / alpha(t)   (DPM-Solver++),
 
 and the exact solution from s to t (h = lambda_t - lambda_s) is
 
-    x_t = alpha_t / alpha_s x_s - alpha_t int_{lambda_s}^{lambda_t} e^-lambda eps_hat dlambda
+    x_t = alpha_t / alpha_s x_s - alpha_t int_{lambda_s}^{lambda_t} e^-lambda n_hat dlambda
         = sigma_t / sigma_s x_s + sigma_t int_{lambda_s}^{lambda_t} e^lambda x0_hat dlambda.
 
 Taylor-expanding the predictions in lambda gives the phi-functions phi_k(h) below; they are
@@ -44,13 +44,17 @@ def phi(k: int, h):
 
 
 def noise_prediction(sde: SDE, score_fn, x, t):
-    """eps_hat(x, t) = -sigma(t) score(x, t) at a scalar time t."""
+    """n_hat(x, t) = -sigma(t) score(x, t), the prediction of the noise n in x_t, at a scalar time t."""
     vec_t = jnp.full(x.shape[:1], t)
     return -sde.sigma(t) * score_fn(x, vec_t)
 
 
 def check_order(order) -> int:
-    return checks.integer("order", order, low=1, high=3)
+    """The order of DPM-Solver, DPM-Solver++ and UniPC: 1, 2 or 3 (an integer, not a bool)."""
+    try:
+        return checks.integer("order", order, low=1, high=3)
+    except checks.ArgumentError:
+        raise checks.ArgumentError("order", order, "1, 2 or 3") from None
 
 
 # ----- singlestep DPM-Solver ----------------------------------------------------------------------
@@ -58,15 +62,15 @@ def dpm_solver_step(sde: SDE, score_fn, x, s, t, order: int):
     """One step of DPM-Solver-1, -2 or -3 from s to t (Lu et al. 2022, Algorithms 1, 4 and 5).
 
     Intermediate points sit at lambda_s + r h with r1 = 1/2 (order 2), r1 = 1/3, r2 = 2/3 (order 3).
-    DPM-Solver-1 is DDIM (Song et al. 2021a): x_t = alpha_t/alpha_s x_s - sigma_t (e^h - 1) eps_s.
+    DPM-Solver-1 is DDIM (Song et al. 2021a): x_t = alpha_t/alpha_s x_s - sigma_t (e^h - 1) n_hat(x_s, s).
     """
     lam_s = sde.log_snr(s)
     h = sde.log_snr(t) - lam_s
-    eps_s = noise_prediction(sde, score_fn, x, s)
+    noise_s = noise_prediction(sde, score_fn, x, s)
 
-    def first_order(u, r):  # x_u from x_s with eps held at eps_s; lambda_u = lambda_s + r h
+    def first_order(u, r):  # x_u from x_s with n_hat held at noise_s; lambda_u = lambda_s + r h
         ratio = jnp.exp(sde.log_alpha(u) - sde.log_alpha(s))
-        return ratio * x - sde.sigma(u) * (r * h) * phi(1, r * h) * eps_s
+        return ratio * x - sde.sigma(u) * (r * h) * phi(1, r * h) * noise_s
 
     x_t = first_order(t, 1.0)
     if order == 1:
@@ -75,16 +79,16 @@ def dpm_solver_step(sde: SDE, score_fn, x, s, t, order: int):
         r1 = 0.5
         s1 = sde.t_from_log_snr(lam_s + r1 * h)
         u1 = first_order(s1, r1)
-        d1 = noise_prediction(sde, score_fn, u1, s1) - eps_s
+        d1 = noise_prediction(sde, score_fn, u1, s1) - noise_s
         return x_t - sde.sigma(t) / (2 * r1) * h * phi(1, h) * d1
     r1, r2 = 1.0 / 3.0, 2.0 / 3.0
     s1 = sde.t_from_log_snr(lam_s + r1 * h)
     s2 = sde.t_from_log_snr(lam_s + r2 * h)
     u1 = first_order(s1, r1)
-    d1 = noise_prediction(sde, score_fn, u1, s1) - eps_s
+    d1 = noise_prediction(sde, score_fn, u1, s1) - noise_s
     # sigma (r2 / r1) ((e^{r2 h} - 1) / (r2 h) - 1) D1, with (e^z - 1)/z - 1 = z phi_2(z).
     u2 = first_order(s2, r2) - sde.sigma(s2) * (r2 / r1) * (r2 * h) * phi(2, r2 * h) * d1
-    d2 = noise_prediction(sde, score_fn, u2, s2) - eps_s
+    d2 = noise_prediction(sde, score_fn, u2, s2) - noise_s
     return x_t - sde.sigma(t) / r2 * h * phi(2, h) * d2
 
 

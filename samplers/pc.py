@@ -84,13 +84,14 @@ def get_pc_sampler(
     predictor: str = "reverse_diffusion",
     corrector: str = "langevin",
     snr: float = 0.16,
-    n_steps: int = 1,
+    corrector_steps: int = 1,
     denoise: bool = True,
     eps: float | None = None,
 ) -> _common.SampleFn:
     """Predictor--corrector sampler over N = sde.N noise levels (Song et al. 2021, Algorithm 1).
 
-    NFE per trajectory: N * (predictor != 'none') + N * n_steps * (corrector != 'none') + denoise.
+    NFE per trajectory: N * (predictor != 'none') + N * corrector_steps * (corrector != 'none') + denoise;
+    `corrector_steps` corrector steps precede the predictor step at each noise level.
     With `denoise`, a final Tweedie step x <- E[x_0 | x_eps] is applied.
 
     `sample_fn(key, score_fn, x_init=None, *, project=None)`: with `project(x, t, z) -> x` (z a fresh
@@ -103,7 +104,7 @@ def get_pc_sampler(
     checks.choice("predictor", predictor, PREDICTORS)
     checks.choice("corrector", corrector, CORRECTORS)
     snr = checks.positive("snr", snr)
-    n_steps = checks.positive_int("n_steps", n_steps)
+    corrector_steps = checks.positive_int("corrector_steps", corrector_steps)
     denoise = checks.boolean("denoise", denoise)
     predictor_fn, corrector_fn = PREDICTORS[predictor], CORRECTORS[corrector]
     if predictor_fn is None and corrector_fn is None:
@@ -112,7 +113,7 @@ def get_pc_sampler(
         dummy = jnp.zeros(shape)
         jax.eval_shape(lambda: sde.ancestral_step(dummy, jnp.ones(shape[:1]), dummy))
 
-    n_corrector = n_steps if corrector_fn is not None else 0
+    n_corrector = corrector_steps if corrector_fn is not None else 0
     nfe = sde.N * (n_corrector + (predictor_fn is not None)) + int(denoise)
     slots = n_corrector + 1  # noise draws of a level: its corrector steps, then its predictor step
 

@@ -4,15 +4,15 @@ corrected (UniC) with the data prediction at the new point, which the next step 
 In data prediction and log-SNR lambda (as DPM-Solver++), a step from s to t, h = lambda_t - lambda_s,
 with m_0 = x0_hat at s and earlier predictions m_i at lambda_s + r_i h (r_i < 0), is
 
-    x_t = sigma_t/sigma_s x_s + alpha_t h phi_1(-h) m_0 - alpha_t B(h) sum_i rho_i D_i,
+    x_t = sigma_t/sigma_s x_s + alpha_t h phi_1(-h) m_0 - alpha_t B(h) sum_i a_i D_i,
     D_i = (m_i - m_0) / r_i,
 
-with B(h) = h (`bh1`) or e^h - 1 (`bh2`), and rho solving sum_i rho_i r_i^(k-1) = b_k, where
+with B(h) = h (`bh1`) or e^h - 1 (`bh2`), and the weights a solving sum_i a_i r_i^(k-1) = b_k, where
 b_k = k! h phi_(k+1)(-h) / B(h) (the paper's order conditions, with nodes r_1, ..., r_p). The predictor
 UniP-p uses the p - 1 previous points (order p); the corrector UniC evaluates m_t = x0_hat(x_t, t)
 once, adds r_p = 1 with D_p = m_t - m_0 and raises the order to p + 1 at no extra cost: m_t is the
 next step's m_0. The last step is not corrected (its evaluation would be wasted), as in the
-official implementation (`multistep_uni_pc_bh_update`), whose simplifications rho = 1/2 for the
+official implementation (`multistep_uni_pc_bh_update`), whose simplifications a = 1/2 for the
 order-2 predictor and order-1 corrector are kept. The b_k are written with the phi-functions of
 `dpm_solver` so that no step loses digits in float32.
 """
@@ -33,17 +33,17 @@ VARIANTS = ("bh1", "bh2")
 
 
 def vandermonde_weights(nodes, b):
-    """rho with sum_j rho_j nodes_j^k = b_k, k = 0..n-1: rho_j = sum_k b_k [x^k] l_j(x), l_j the
+    """a with sum_j a_j nodes_j^k = b_k, k = 0..n-1: a_j = sum_k b_k [x^k] l_j(x), l_j the
     Lagrange basis polynomials of the nodes (no linear solve inside the sampling loop)."""
-    rho = []
+    a = []
     for j, node_j in enumerate(nodes):
         coeffs = [1.0]  # l_j in ascending powers of x
         for i, node_i in enumerate(nodes):
             if i != j:
                 d = node_j - node_i
                 coeffs = [(c_lo - node_i * c) / d for c_lo, c in zip([0.0] + coeffs, coeffs + [0.0])]
-        rho.append(sum(c * b_k for c, b_k in zip(coeffs, b)))
-    return rho
+        a.append(sum(c * b_k for c, b_k in zip(coeffs, b)))
+    return a
 
 
 def unipc_update(sde: SDE, x, s, t, m, lam, order: int, variant: str, m_t=None):
@@ -62,10 +62,10 @@ def unipc_update(sde: SDE, x, s, t, m, lam, order: int, variant: str, m_t=None):
     if m_t is None:  # predictor UniP-order
         if order == 1:
             return x_lin
-        rhos = [0.5] if order == 2 else vandermonde_weights(rks, b[: order - 1])
-        return x_lin - sde.alpha(t) * b_h * sum(r * d for r, d in zip(rhos, d1s))
-    rhos = [0.5] if order == 1 else vandermonde_weights(rks + [1.0], b[:order])  # corrector UniC
-    corr = sum(r * d for r, d in zip(rhos[:-1], d1s)) + rhos[-1] * (m_t - m[0])
+        a = [0.5] if order == 2 else vandermonde_weights(rks, b[: order - 1])
+        return x_lin - sde.alpha(t) * b_h * sum(a_i * d for a_i, d in zip(a, d1s))
+    a = [0.5] if order == 1 else vandermonde_weights(rks + [1.0], b[:order])  # corrector UniC
+    corr = sum(a_i * d for a_i, d in zip(a[:-1], d1s)) + a[-1] * (m_t - m[0])
     return x_lin - sde.alpha(t) * b_h * corr
 
 
