@@ -76,8 +76,8 @@ def get_fixed_step_sampler(sde: SDE, shape, plan: Callable, *, nfe, grid, rho, e
         _common.check_score_output(score_fn, x)
         ts = grids.timesteps(sde, steps.n_steps, grid=grid, eps=eps, rho=rho)
         x = steps.solve(sde, score_fn, x, ts, noise_keys)
-        if denoise:
-            x = _common.data_prediction(sde, score_fn, x, eps)
+        if denoise:  # at the grid's end, ts[-1] = eps
+            x = _common.data_prediction(sde, score_fn, x, ts[-1])
         return x, steps.nfe + int(denoise)
 
     sample_fn.n_steps = steps.n_steps
