@@ -82,17 +82,3 @@ def test_bad_options_are_named(options, match):
     with pytest.raises(ValueError, match=match):
         samplers.get_sampler(make_sde("vp"), (4, 2), "ode", **options)
 
-
-def test_no_recompilation_on_second_call():
-    sde, gm = make_sde("subvp"), gaussian_data()
-    sample_fn = samplers.get_sampler(sde, (8, 2), "ode")
-    traces = []
-
-    @jax.jit
-    def run(key, x_init):
-        traces.append(1)
-        return sample_fn(key, gm.score_fn(sde), x_init)
-
-    run(jax.random.PRNGKey(0), jnp.ones((8, 2)))
-    run(jax.random.PRNGKey(1), -jnp.ones((8, 2)))
-    assert len(traces) == 1 and run._cache_size() == 1
