@@ -76,7 +76,8 @@ def test_nfe_is_exact(solver, denoise):
 
 @pytest.mark.parametrize(
     "options, match",
-    [(dict(solver="rk4"), "solver"), (dict(rtol=0.0), "rtol"), (dict(eps=0.0), "eps"), (dict(order=2), "unknown")],
+    [(dict(solver="rk4"), "solver"), (dict(rtol=0.0), "rtol"), (dict(eps=0.0), "eps"), (dict(order=2), "unknown"),
+     (dict(max_steps=0), "max_steps=0"), (dict(max_steps=True), "max_steps=True")],
 )
 def test_bad_options_are_named(options, match):
     with pytest.raises(ValueError, match=match):
