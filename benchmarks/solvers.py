@@ -42,12 +42,11 @@ import numpy as np
 
 from benchmarks.peers import peers_section
 from evaluation.metrics import sliced_wasserstein
-from samplers import flow, get_sampler
+from samplers import METHODS, flow, get_sampler, registry
 from sde_lib import SDE, VESDE, VPSDE, GaussianMixture
 
 NFES = (5, 10, 15, 20, 30, 40, 50, 100, 1000)
 QUICK_NFES = (10, 20)
-DETERMINISTIC = {"ddim", "dpm_solver", "dpmpp_2m", "dpmpp_3m", "unipc", "edm_heun", "ode", "learned"}
 CALIBRATED = "calibrated"  # grid option of an Entry: fit the grid with calibrate_grid first
 CALIBRATION = dict(pilot=256, n_iters=200, max_nfe=50)
 TO_FIT = "fit"  # learned_solver option of an Entry: fit it with fit_learned_solver first
@@ -82,6 +81,8 @@ def fixed_step_entries(nfes, quick: bool = False) -> list[Entry]:
         ("pc (rev. diffusion + langevin)", "pc", {"predictor": "reverse_diffusion", "corrector": "langevin"}),
         ("euler_maruyama", "pc", {"predictor": "euler_maruyama", "corrector": "none"}),
     ]
+    listed = {m for _, m, _ in families}  # any other method on a grid: one row at its defaults
+    families += [(m, m, {}) for m in registry.names(takes_grid=True) if m not in listed]
     if quick:
         keep = {"ddim", "dpmpp_3m", "unipc-3", "edm_heun karras", "euler_maruyama"}
         families = [f for f in families if f[0] in keep]
@@ -260,7 +261,7 @@ def evaluate_samplers(sde: SDE, score_fn, data_ref, shape, methods_and_nfes, key
                "us_per_sample": 1e6 * seconds / batch, **common, **extra}
         flat = x.reshape(batch, -1)
         row["sw2"] = sliced_wasserstein(flat, held_out) if np.all(np.isfinite(flat)) else float("nan")
-        if ref is not None and entry.method in DETERMINISTIC:
+        if ref is not None and METHODS[entry.method].deterministic:
             row["rel_err"] = float(np.sqrt(np.mean((x - ref) ** 2) / np.mean(ref**2)))
             # per sample, relative to the RMS norm of the reference; > 0.5: it ended in another mode
             per_sample = np.sqrt(np.sum((flat - ref.reshape(batch, -1)) ** 2, -1) / np.mean(np.sum(

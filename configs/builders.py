@@ -27,8 +27,8 @@ from training import losses
 from training.run import Experiment
 from training.state import get_optimizer
 
-# Config fields of the paper's code that the samplers name differently.
-SAMPLING_RENAMES = {"n_steps_each": "n_steps", "noise_removal": "denoise"}
+# Config fields of the paper's code that the library names differently.
+SAMPLING_RENAMES = {"n_steps_each": "corrector_steps", "noise_removal": "denoise"}
 
 
 def _section(config, section: str, names) -> dict[str, tuple[str, object]]:
@@ -120,10 +120,7 @@ def sampling_options(config: ml_collections.ConfigDict) -> dict:
     method = config.sampling.method
     if method not in samplers.METHODS:
         raise ValueError(f"unknown sampling.method {method!r}; valid: {sorted(samplers.METHODS)}")
-    accepted = {
-        name for name, p in inspect.signature(samplers.METHODS[method]).parameters.items()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY
-    }
+    accepted = set(samplers.METHODS[method].options)
     options = {}
     for key, value in config.sampling.items():
         key = SAMPLING_RENAMES.get(key, key)

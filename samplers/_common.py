@@ -1,4 +1,5 @@
-"""Pieces every sampler shares: per-sample keys, the prior draw, option checks, Tweedie denoising."""
+"""Pieces every sampler shares: per-sample keys, the prior draw, the checks of shape, end time, key and
+score, and the data prediction (Tweedie's formula)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from sde_lib import SDE, batch_mul
+from common import checks
+from sde_lib import SDE
 from sde_lib.base import Array, ScoreFn
 
 # sample_fn(key, score_fn, x_init=None) -> (samples, nfe)
@@ -16,24 +18,18 @@ SampleFn = Callable[..., tuple[Array, Array]]
 
 def check_shape(shape) -> tuple[int, ...]:
     shape = tuple(shape)
-    if len(shape) < 2 or not all(isinstance(n, int) and n > 0 for n in shape):
-        raise ValueError(
-            f"shape must be (batch, *data_shape) with positive integers, got shape={shape!r}"
-        )
+    if len(shape) < 2 or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape):
+        raise checks.ArgumentError("shape", shape, "(batch, *data_shape) with positive integers")
     return shape
 
 
 def check_eps(sde: SDE, eps: float | None) -> float:
-    """The sampler's end time: the SDE's default when None; must lie in (0, T)."""
+    """The sampler's end time `eps`: the SDE's default when None; must lie in (0, T)."""
     eps = sde.sampling_eps if eps is None else eps
-    if not 0 < eps < sde.T:
-        raise ValueError(f"eps must lie in (0, T={sde.T}), got eps={eps!r}")
-    return float(eps)
-
-
-def check_choice(name: str, value: str, valid) -> None:
-    if value not in valid:
-        raise ValueError(f"unknown {name} {value!r}; valid: {sorted(valid)}")
+    try:
+        return checks.number("eps", eps, low=0.0, high=sde.T, low_open=True, high_open=True)
+    except checks.ArgumentError:
+        raise checks.ArgumentError("eps", eps, message=f"eps must lie in (0, T={sde.T}), got eps={eps!r}") from None
 
 
 def per_sample_keys(key: Array, batch: int) -> Array:
@@ -88,12 +84,12 @@ def step_noise(noise_keys: Array, i: Array, data_shape) -> Array:
     return jax.vmap(lambda k: jax.random.normal(jax.random.fold_in(k, i), data_shape))(noise_keys)
 
 
-def tweedie_denoise(sde: SDE, score_fn: ScoreFn, x: Array, t: float) -> Array:
-    """E[x_0 | x_t] = (x_t + sigma(t)^2 score(x_t, t)) / alpha(t) (Tweedie's formula); one NFE."""
+def data_prediction(sde: SDE, score_fn: ScoreFn, x: Array, t) -> Array:
+    """x0_hat(x, t) = E[x_0 | x_t = x] = (x + sigma(t)^2 score(x, t)) / alpha(t) at a scalar time t
+    (Tweedie's formula); one NFE. The final denoising step of every sampler, and the data
+    prediction of DPM-Solver++, UniPC and EDM's denoiser D."""
     vec_t = jnp.full(x.shape[:1], t)
-    return batch_mul(
-        1.0 / sde.alpha(vec_t), x + batch_mul(sde.sigma(vec_t) ** 2, score_fn(x, vec_t))
-    )
+    return (x + sde.sigma(t) ** 2 * score_fn(x, vec_t)) / sde.alpha(t)
 
 
 def check_score_output(score_fn: ScoreFn, x: Array) -> None:

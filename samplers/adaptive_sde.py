@@ -31,6 +31,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from common import checks
 from samplers import _common
 from sde_lib import SDE
 
@@ -42,11 +43,6 @@ class _State(NamedTuple):
     h: jax.Array
     accepted: jax.Array  # accepted steps so far
     attempts: jax.Array  # attempted steps so far: NFE = 2 attempts
-
-
-def _positive(name, value):
-    if not value > 0:
-        raise ValueError(f"{name} must be > 0, got {name}={value!r}")
 
 
 def get_adaptive_sde_sampler(
@@ -72,11 +68,11 @@ def get_adaptive_sde_sampler(
     """
     shape = _common.check_shape(shape)
     eps = _common.check_eps(sde, eps)
-    for name, value in (("rtol", rtol), ("atol", atol), ("h_init", h_init), ("safety", safety),
-                        ("exponent", exponent)):
-        _positive(name, value)
-    if not isinstance(max_steps, int) or max_steps < 1:
-        raise ValueError(f"max_steps must be a positive integer, got max_steps={max_steps!r}")
+    rtol, atol, h_init, safety, exponent = (checks.positive(name, value) for name, value in (
+        ("rtol", rtol), ("atol", atol), ("h_init", h_init), ("safety", safety), ("exponent", exponent)))
+    max_steps = checks.positive_int("max_steps", max_steps)
+    resample_rejected = checks.boolean("resample_rejected", resample_rejected)
+    denoise = checks.boolean("denoise", denoise)
 
     def sample_fn(key, score_fn, x_init=None):
         x, noise_keys = _common.init_samples(sde, shape, key, x_init)
@@ -123,7 +119,7 @@ def get_adaptive_sde_sampler(
 
         x, nfe = jax.vmap(solve_one)(x, noise_keys)
         if denoise:
-            x = _common.tweedie_denoise(sde, score_fn, x, eps)
+            x = _common.data_prediction(sde, score_fn, x, eps)
             nfe = nfe + 1
         return x, nfe
 

@@ -14,7 +14,8 @@ time-dependent (noise-conditional) classifier.
 
 In all three, the final Tweedie step denoises the whole sample with the (conditional) score, so
 the unknown region is cleaned as well, and the known region is then set to the data exactly.
-The predictors and correctors are those of `samplers.pc`; keys are per sample (`_common`).
+All three run the PC loop of `samplers.pc` (inpainting and colorization through its `project` hook);
+keys are per sample (`_common`).
 """
 
 from __future__ import annotations
@@ -25,88 +26,42 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from common import checks
 from samplers import _common, pc
 from sde_lib import SDE, batch_mul
 
 
-def _pc_parts(sde, shape, predictor, corrector, snr, n_steps, denoise, eps):
-    """Validates the PC options exactly as `pc.get_pc_sampler` does; returns the pieces."""
-    pc.get_pc_sampler(
-        sde, shape, predictor=predictor, corrector=corrector, snr=snr, n_steps=n_steps, denoise=denoise, eps=eps
-    )
-    predictor_fn, corrector_fn = pc.PREDICTORS[predictor], pc.CORRECTORS[corrector]
-    n_corrector = n_steps if corrector_fn is not None else 0
-    nfe = sde.N * (n_corrector + (predictor_fn is not None)) + int(denoise)
-    return predictor_fn, corrector_fn, n_corrector, nfe, _common.check_eps(sde, eps)
-
-
-def _replacement_sampler(sde, shape, decouple, couple, predictor, corrector, snr, n_steps, denoise, eps):
+def _replacement_sampler(sde, shape, decouple, couple, pc_options):
     """PC sampling with the coordinates `known` of decouple(x) held at the noised observation y.
 
     `decouple` is an orthonormal change of basis per sample and `couple` its inverse, so the
     isotropic forward noise is the same in either basis.
     """
-    shape = _common.check_shape(shape)
-    predictor_fn, corrector_fn, n_corrector, nfe, eps = _pc_parts(
-        sde, shape, predictor, corrector, snr, n_steps, denoise, eps
-    )
-    draws_per_level = 2 * (n_corrector + 1)  # each step's own noise, then its replacement noise
+    pc_fn = pc.get_pc_sampler(sde, shape, **pc_options)
 
     def sample_fn(key, score_fn, y, known):
-        x, noise_keys = _common.init_samples(sde, shape, key, None)
-        _common.check_score_output(score_fn, x)
-        timesteps = jnp.linspace(sde.T, eps, sde.N)
-
-        def impose(x, t, draw):
+        def project(x, t, z):
             """Known coordinates <- alpha(t) y + sigma(t) z, a draw from p_0t(. | y)."""
             vec_t = jnp.full(shape[:1], t)
-            z = _common.step_noise(noise_keys, draw, shape[1:])
             noisy = batch_mul(sde.alpha(vec_t), y) + batch_mul(sde.sigma(vec_t), z)
             return couple(jnp.where(known, noisy, decouple(x)))
 
-        def level(i, x):
-            t, t_next = timesteps[i], timesteps[jnp.minimum(i + 1, sde.N - 1)]
-            vec_t = jnp.full(shape[:1], t)
-            for j in range(n_corrector):
-                z = _common.step_noise(noise_keys, i * draws_per_level + 2 * j, shape[1:])
-                x, _ = corrector_fn(sde, score_fn, x, vec_t, z, snr)
-                x = impose(x, t, i * draws_per_level + 2 * j + 1)
-            if predictor_fn is not None:
-                z = _common.step_noise(noise_keys, i * draws_per_level + 2 * n_corrector, shape[1:])
-                x, _ = predictor_fn(sde, score_fn, x, vec_t, z)
-                x = impose(x, t_next, i * draws_per_level + 2 * n_corrector + 1)
-            return x
-
-        x = impose(x, sde.T, sde.N * draws_per_level)  # x_T: prior draw, known part from p_0T(. | y)
-        x = jax.lax.fori_loop(0, sde.N, level, x)
-        if denoise:
-            x = _common.tweedie_denoise(sde, score_fn, x, eps)
+        x, nfe = pc_fn(key, score_fn, project=project)
         return couple(jnp.where(known, y, decouple(x))), nfe
 
     return sample_fn
 
 
 # ----- inpainting ---------------------------------------------------------------------------------
-def get_inpaint_sampler(
-    sde: SDE,
-    shape,
-    *,
-    predictor: str = "reverse_diffusion",
-    corrector: str = "langevin",
-    snr: float = 0.16,
-    n_steps: int = 1,
-    denoise: bool = True,
-    eps: float | None = None,
-):
+def get_inpaint_sampler(sde: SDE, shape, **pc_options):
     """Builds `inpaint_fn(key, score_fn, data, mask) -> (samples, nfe)` (Song et al. 2021, App. I.2).
 
     `data` has shape `shape`; `mask` (1 or True where a value is known) broadcasts to it. The values
     of `data` where the mask is 0 are ignored. The samples equal `data` where the mask is 1.
-    NFE per sample as in `pc.get_pc_sampler`.
+    `pc_options` and the NFE per sample are those of `pc.get_pc_sampler`.
     """
-    sample_fn = _replacement_sampler(
-        sde, shape, lambda x: x, lambda x: x, predictor, corrector, snr, n_steps, denoise, eps
-    )
+    shape = _common.check_shape(shape)
+    sample_fn = _replacement_sampler(sde, shape, lambda x: x, lambda x: x, pc_options)
 
     def inpaint_fn(key, score_fn, data, mask):
         if tuple(data.shape) != tuple(shape):
@@ -149,28 +104,18 @@ def to_grayscale(x):
     return jnp.mean(x, axis=-1, keepdims=True)
 
 
-def get_colorization_sampler(
-    sde: SDE,
-    shape,
-    *,
-    predictor: str = "reverse_diffusion",
-    corrector: str = "langevin",
-    snr: float = 0.16,
-    n_steps: int = 1,
-    denoise: bool = True,
-    eps: float | None = None,
-):
+def get_colorization_sampler(sde: SDE, shape, **pc_options):
     """Builds `colorize_fn(key, score_fn, gray) -> (samples, nfe)` (Song et al. 2021, App. I.2).
 
     `shape` is (B, ..., 3), channels last; `gray` is (B, ..., 1), the channel mean of the image
-    sought (`to_grayscale`). The samples have exactly that grey level. NFE as in `pc.get_pc_sampler`.
+    sought (`to_grayscale`). The samples have exactly that grey level. `pc_options` and the NFE are
+    those of `pc.get_pc_sampler`.
     """
     shape = _common.check_shape(shape)
     if shape[-1] != 3:
-        raise ValueError(f"colorization needs RGB channels last, shape[-1] == 3, got shape={shape}")
-    sample_fn = _replacement_sampler(
-        sde, shape, decouple_colors, couple_colors, predictor, corrector, snr, n_steps, denoise, eps
-    )
+        raise checks.ArgumentError("shape", shape, message=f"colorization needs RGB channels last, shape[-1] == 3, "
+                                                           f"got shape={shape}")
+    sample_fn = _replacement_sampler(sde, shape, decouple_colors, couple_colors, pc_options)
     known = jnp.broadcast_to(jnp.array([True, False, False]), shape)
 
     def colorize_fn(key, score_fn, gray):
@@ -201,28 +146,16 @@ def get_classifier_grad_fn(logits_fn):
     return classifier_grad_fn
 
 
-def get_conditional_sampler(
-    sde: SDE,
-    shape,
-    *,
-    predictor: str = "reverse_diffusion",
-    corrector: str = "langevin",
-    snr: float = 0.16,
-    n_steps: int = 1,
-    denoise: bool = True,
-    eps: float | None = None,
-):
+def get_conditional_sampler(sde: SDE, shape, **pc_options):
     """Builds `conditional_fn(key, score_fn, classifier_grad_fn, labels) -> (samples, nfe)`
     (Song et al. 2021, App. I.1): PC sampling with the score plus the classifier's gradient.
 
     `classifier_grad_fn(x, t, labels)` returns grad_x log p_t(labels | x) (see
-    `get_classifier_grad_fn`); `labels` is [B]. NFE counts score evaluations as in
-    `pc.get_pc_sampler`; each comes with one classifier gradient.
+    `get_classifier_grad_fn`); `labels` is [B]. `pc_options` are those of `pc.get_pc_sampler`; NFE
+    counts score evaluations as there, each coming with one classifier gradient.
     """
     shape = _common.check_shape(shape)
-    sample_fn = pc.get_pc_sampler(
-        sde, shape, predictor=predictor, corrector=corrector, snr=snr, n_steps=n_steps, denoise=denoise, eps=eps
-    )
+    sample_fn = pc.get_pc_sampler(sde, shape, **pc_options)
 
     def conditional_fn(key, score_fn, classifier_grad_fn, labels):
         if tuple(labels.shape) != shape[:1]:

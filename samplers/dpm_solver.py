@@ -1,14 +1,14 @@
 """DPM-Solver (Lu et al., NeurIPS 2022) and multistep DPM-Solver++ (Lu et al. 2022b, arXiv:2211.01095).
 
 Both solve the probability-flow ODE exactly in its linear part by changing variable to the
-log-SNR lambda = log(alpha / sigma). With x_t = alpha(t) x_0 + sigma(t) eps,
+log-SNR lambda = log(alpha / sigma). With x_t = alpha(t) x_0 + sigma(t) n, n ~ N(0, I),
 
-    noise prediction  eps_hat(x, t) = -sigma(t) score(x, t)             (DPM-Solver),
+    noise prediction  n_hat(x, t)  = -sigma(t) score(x, t)              (DPM-Solver),
     data prediction   x0_hat(x, t)  = (x + sigma(t)^2 score(x, t)) / alpha(t)   (DPM-Solver++),
 
 and the exact solution from s to t (h = lambda_t - lambda_s) is
 
-    x_t = alpha_t / alpha_s x_s - alpha_t int_{lambda_s}^{lambda_t} e^-lambda eps_hat dlambda
+    x_t = alpha_t / alpha_s x_s - alpha_t int_{lambda_s}^{lambda_t} e^-lambda n_hat dlambda
         = sigma_t / sigma_s x_s + sigma_t int_{lambda_s}^{lambda_t} e^lambda x0_hat dlambda.
 
 Taylor-expanding the predictions in lambda gives the phi-functions phi_k(h) below; they are
@@ -18,16 +18,19 @@ Only alpha, sigma, lambda and its inverse are used: VP, sub-VP and VE alike.
 
 from __future__ import annotations
 
+import functools
 import math
 
-import jax
 import jax.numpy as jnp
 
-from samplers import _common, grids
+from common import checks
+from samplers._common import data_prediction
+from samplers.fixed_step import Steps, fixed_step_method, scan_orders
+from samplers.fixed_step import segments  # noqa: F401 (`samplers.learned` imports it from here)
 from sde_lib import SDE
 
 
-# ----- pieces shared with EDM ---------------------------------------------------------------------
+# ----- pieces shared with UniPC and the learned solver -------------------------------------------
 def phi(k: int, h):
     """phi_k(h) = sum_{j>=0} h^j / (j + k)!, e.g. phi_1(h) = (e^h - 1) / h; series where |h| < 1."""
     small = jnp.abs(h) < 1.0
@@ -41,37 +44,17 @@ def phi(k: int, h):
 
 
 def noise_prediction(sde: SDE, score_fn, x, t):
-    """eps_hat(x, t) = -sigma(t) score(x, t) at a scalar time t."""
+    """n_hat(x, t) = -sigma(t) score(x, t), the prediction of the noise n in x_t, at a scalar time t."""
     vec_t = jnp.full(x.shape[:1], t)
     return -sde.sigma(t) * score_fn(x, vec_t)
 
 
-def data_prediction(sde: SDE, score_fn, x, t):
-    """x0_hat(x, t) = (x + sigma(t)^2 score(x, t)) / alpha(t) at a scalar time t (Tweedie)."""
-    vec_t = jnp.full(x.shape[:1], t)
-    return (x + sde.sigma(t) ** 2 * score_fn(x, vec_t)) / sde.alpha(t)
-
-
-def segments(orders):
-    """Runs of equal order: [3, 3, 2, 1] -> [(3, 0, 2), (2, 2, 3), (1, 3, 4)] as (order, start, stop)."""
-    runs = []
-    for i, o in enumerate(orders):
-        if runs and runs[-1][0] == o:
-            runs[-1][2] = i + 1
-        else:
-            runs.append([o, i, i + 1])
-    return [tuple(r) for r in runs]
-
-
-def _scan_steps(step, x, ts, orders, carry_extra=None):
-    """Applies step(order, carry, (s, t)) over consecutive grid intervals, one lax.scan per run."""
-    carry = (x, carry_extra)
-    for order, start, stop in segments(orders):
-        def body(c, st, order=order):
-            return step(order, c, st), None
-
-        carry, _ = jax.lax.scan(body, carry, (ts[start:stop], ts[start + 1 : stop + 1]))
-    return carry[0]
+def check_order(order) -> int:
+    """The order of DPM-Solver, DPM-Solver++ and UniPC: 1, 2 or 3 (an integer, not a bool)."""
+    try:
+        return checks.integer("order", order, low=1, high=3)
+    except checks.ArgumentError:
+        raise checks.ArgumentError("order", order, "1, 2 or 3") from None
 
 
 # ----- singlestep DPM-Solver ----------------------------------------------------------------------
@@ -79,15 +62,15 @@ def dpm_solver_step(sde: SDE, score_fn, x, s, t, order: int):
     """One step of DPM-Solver-1, -2 or -3 from s to t (Lu et al. 2022, Algorithms 1, 4 and 5).
 
     Intermediate points sit at lambda_s + r h with r1 = 1/2 (order 2), r1 = 1/3, r2 = 2/3 (order 3).
-    DPM-Solver-1 is DDIM (Song et al. 2021a): x_t = alpha_t/alpha_s x_s - sigma_t (e^h - 1) eps_s.
+    DPM-Solver-1 is DDIM (Song et al. 2021a): x_t = alpha_t/alpha_s x_s - sigma_t (e^h - 1) n_hat(x_s, s).
     """
     lam_s = sde.log_snr(s)
     h = sde.log_snr(t) - lam_s
-    eps_s = noise_prediction(sde, score_fn, x, s)
+    noise_s = noise_prediction(sde, score_fn, x, s)
 
-    def first_order(u, r):  # x_u from x_s with eps held at eps_s; lambda_u = lambda_s + r h
+    def first_order(u, r):  # x_u from x_s with n_hat held at noise_s; lambda_u = lambda_s + r h
         ratio = jnp.exp(sde.log_alpha(u) - sde.log_alpha(s))
-        return ratio * x - sde.sigma(u) * (r * h) * phi(1, r * h) * eps_s
+        return ratio * x - sde.sigma(u) * (r * h) * phi(1, r * h) * noise_s
 
     x_t = first_order(t, 1.0)
     if order == 1:
@@ -96,16 +79,16 @@ def dpm_solver_step(sde: SDE, score_fn, x, s, t, order: int):
         r1 = 0.5
         s1 = sde.t_from_log_snr(lam_s + r1 * h)
         u1 = first_order(s1, r1)
-        d1 = noise_prediction(sde, score_fn, u1, s1) - eps_s
+        d1 = noise_prediction(sde, score_fn, u1, s1) - noise_s
         return x_t - sde.sigma(t) / (2 * r1) * h * phi(1, h) * d1
     r1, r2 = 1.0 / 3.0, 2.0 / 3.0
     s1 = sde.t_from_log_snr(lam_s + r1 * h)
     s2 = sde.t_from_log_snr(lam_s + r2 * h)
     u1 = first_order(s1, r1)
-    d1 = noise_prediction(sde, score_fn, u1, s1) - eps_s
+    d1 = noise_prediction(sde, score_fn, u1, s1) - noise_s
     # sigma (r2 / r1) ((e^{r2 h} - 1) / (r2 h) - 1) D1, with (e^z - 1)/z - 1 = z phi_2(z).
     u2 = first_order(s2, r2) - sde.sigma(s2) * (r2 / r1) * (r2 * h) * phi(2, r2 * h) * d1
-    d2 = noise_prediction(sde, score_fn, u2, s2) - eps_s
+    d2 = noise_prediction(sde, score_fn, u2, s2) - noise_s
     return x_t - sde.sigma(t) / r2 * h * phi(2, h) * d2
 
 
@@ -126,63 +109,24 @@ def singlestep_orders(nfe: int, order: int, lower_order_final: bool) -> list[int
     return [nfe % order] * (nfe % order > 0) + [order] * (nfe // order)
 
 
-def get_dpm_solver_sampler(
-    sde: SDE,
-    shape,
-    *,
-    nfe: int = 20,
-    order: int = 3,
-    grid="logsnr",
-    rho: float = 7.0,
-    lower_order_final: bool = True,
-    eps: float | None = None,
-    denoise: bool = False,
-) -> _common.SampleFn:
+def _dpm_solver(n_evals: int, *, order: int = 3, lower_order_final: bool = True) -> Steps:
     """Singlestep DPM-Solver of `order` 1, 2 or 3 (Lu et al. 2022, Algorithms 1, 4, 5; Sec. 3.4).
 
     The nfe budget (minus one for `denoise`) is split into steps by `singlestep_orders`; the
     outer grid has one interval per step. Returns (samples, nfe) with nfe the exact evaluations.
     """
-    shape = _common.check_shape(shape)
-    eps = _common.check_eps(sde, eps)
-    if order not in (1, 2, 3):
-        raise ValueError(f"order must be 1, 2 or 3, got order={order!r}")
-    grids.check_nfe(nfe, 1 + int(denoise), "one step, plus one for denoise")
-    orders = singlestep_orders(nfe - int(denoise), order, lower_order_final)
-    grid = grids.check_grid_options(grid, rho, len(orders), sde=sde, eps=eps)
+    order = check_order(order)
+    orders = singlestep_orders(n_evals, order, checks.boolean("lower_order_final", lower_order_final))
 
-    def sample_fn(key, score_fn, x_init=None):
-        x, _ = _common.init_samples(sde, shape, key, x_init)
-        _common.check_score_output(score_fn, x)
-        ts = grids.timesteps(sde, len(orders), grid=grid, eps=eps, rho=rho)
+    def solve(sde, score_fn, x, ts, noise_keys):
+        return scan_orders(lambda o, x, st: dpm_solver_step(sde, score_fn, x, st[0], st[1], o), x, ts, orders)
 
-        def step(o, carry, st):
-            x, _ = carry
-            return dpm_solver_step(sde, score_fn, x, st[0], st[1], o), None
-
-        x = _scan_steps(step, x, ts, orders)
-        if denoise:
-            x = data_prediction(sde, score_fn, x, eps)
-        return x, nfe
-
-    sample_fn.n_steps = len(orders)
-    return sample_fn
+    return Steps(len(orders), n_evals, 1, "one step", solve)
 
 
-def get_ddim_sampler(
-    sde: SDE,
-    shape,
-    *,
-    nfe: int = 20,
-    grid="logsnr",
-    rho: float = 7.0,
-    eps: float | None = None,
-    denoise: bool = False,
-) -> _common.SampleFn:
-    """Deterministic DDIM (Song et al. 2021a, eta = 0), i.e. DPM-Solver-1 (Lu et al. 2022, Eq. 3.7)."""
-    return get_dpm_solver_sampler(
-        sde, shape, nfe=nfe, order=1, grid=grid, rho=rho, lower_order_final=False, eps=eps, denoise=denoise
-    )
+get_dpm_solver_sampler = fixed_step_method(_dpm_solver, name="get_dpm_solver_sampler")
+# Deterministic DDIM (Song et al. 2021a, eta = 0) is DPM-Solver-1 (Lu et al. 2022, Eq. 3.7).
+get_ddim_sampler = functools.partial(get_dpm_solver_sampler, order=1, lower_order_final=False)
 
 
 # ----- multistep DPM-Solver++ ---------------------------------------------------------------------
@@ -221,84 +165,29 @@ def multistep_orders(n_steps: int, order: int, lower_order_final: bool) -> list[
     return orders
 
 
-def get_dpmpp_sampler(
-    sde: SDE,
-    shape,
-    *,
-    order: int,
-    nfe: int = 20,
-    grid="logsnr",
-    rho: float = 7.0,
-    lower_order_final: bool = True,
-    eps: float | None = None,
-    denoise: bool = False,
-) -> _common.SampleFn:
+def _dpmpp(n_evals: int, *, order: int, lower_order_final: bool = True) -> Steps:
     """Multistep DPM-Solver++ (Lu et al. 2022b, Algorithm 2 for order 2; order 3 from App. B).
 
     One data prediction per step: nfe - denoise steps on the grid. The first steps use lower
     orders while the history fills; with `lower_order_final` the last ones do too (Sec. 5 there).
     """
-    shape = _common.check_shape(shape)
-    eps = _common.check_eps(sde, eps)
-    if order not in (1, 2, 3):
-        raise ValueError(f"order must be 1, 2 or 3, got order={order!r}")
-    grids.check_nfe(nfe, order + int(denoise), f"at least order={order} steps, plus one for denoise")
-    orders = multistep_orders(nfe - int(denoise), order, lower_order_final)
-    grid = grids.check_grid_options(grid, rho, len(orders), sde=sde, eps=eps)
+    order = check_order(order)
+    orders = multistep_orders(n_evals, order, checks.boolean("lower_order_final", lower_order_final))
 
-    def sample_fn(key, score_fn, x_init=None):
-        x, _ = _common.init_samples(sde, shape, key, x_init)
-        _common.check_score_output(score_fn, x)
-        ts = grids.timesteps(sde, len(orders), grid=grid, eps=eps, rho=rho)
-
-        def step(o, carry, st):
-            x, (m, lam) = carry
+    def solve(sde, score_fn, x, ts, noise_keys):
+        def step(o, carry, st):  # the history: data predictions m and their log-SNRs, newest first
+            x, m, lam = carry
             s, t = st
             m = jnp.concatenate([data_prediction(sde, score_fn, x, s)[None], m[:-1]])
             lam = jnp.concatenate([sde.log_snr(s)[None], lam[:-1]])
-            return dpmpp_update(sde, x, s, t, m, lam, o), (m, lam)
+            return dpmpp_update(sde, x, s, t, m, lam, o), m, lam
 
         history = (jnp.zeros((order,) + x.shape, x.dtype), jnp.zeros((order,), ts.dtype))
-        x = _scan_steps(step, x, ts, orders, history)
-        if denoise:
-            x = data_prediction(sde, score_fn, x, eps)
-        return x, nfe
+        return scan_orders(step, (x,) + history, ts, orders)[0]
 
-    sample_fn.n_steps = len(orders)
-    return sample_fn
+    return Steps(len(orders), n_evals, order, f"at least order={order} steps", solve)
 
 
-def get_dpmpp_2m_sampler(
-    sde: SDE,
-    shape,
-    *,
-    nfe: int = 20,
-    grid="logsnr",
-    rho: float = 7.0,
-    lower_order_final: bool = True,
-    eps: float | None = None,
-    denoise: bool = False,
-) -> _common.SampleFn:
-    """DPM-Solver++(2M) (Lu et al. 2022b, Algorithm 2); see `get_dpmpp_sampler`."""
-    return get_dpmpp_sampler(
-        sde, shape, order=2, nfe=nfe, grid=grid, rho=rho, lower_order_final=lower_order_final, eps=eps,
-        denoise=denoise,
-    )
-
-
-def get_dpmpp_3m_sampler(
-    sde: SDE,
-    shape,
-    *,
-    nfe: int = 20,
-    grid="logsnr",
-    rho: float = 7.0,
-    lower_order_final: bool = True,
-    eps: float | None = None,
-    denoise: bool = False,
-) -> _common.SampleFn:
-    """DPM-Solver++(3M) (Lu et al. 2022b, App. B); see `get_dpmpp_sampler`."""
-    return get_dpmpp_sampler(
-        sde, shape, order=3, nfe=nfe, grid=grid, rho=rho, lower_order_final=lower_order_final, eps=eps,
-        denoise=denoise,
-    )
+get_dpmpp_sampler = fixed_step_method(_dpmpp, name="get_dpmpp_sampler")
+get_dpmpp_2m_sampler = functools.partial(get_dpmpp_sampler, order=2)  # DPM-Solver++(2M), Algorithm 2
+get_dpmpp_3m_sampler = functools.partial(get_dpmpp_sampler, order=3)  # DPM-Solver++(3M), App. B

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from common import checks
 from sde_lib import SDE
 from sde_lib.base import Array
 
@@ -31,40 +32,42 @@ def check_grid_options(grid, rho: float, n_steps: int | None = None, *, sde: SDE
     Explicit times must be a 1-D float array of n_steps + 1 entries; when their values are known
     (not traced) they must be finite, strictly decreasing, and run from sde.T to eps.
     """
-    if not rho > 0:
-        raise ValueError(f"rho must be > 0, got rho={rho!r}")
+    checks.positive("rho", rho)
+
+    def bad(message):
+        return checks.ArgumentError("grid", grid, message=message)
+
     if isinstance(grid, str):
         if grid not in GRIDS:
-            raise ValueError(f"unknown grid {grid!r}; valid: {sorted(GRIDS)} or an array of times")
+            raise bad(f"unknown grid {grid!r}; valid: {sorted(GRIDS)} or an array of times")
         return grid
     shape = getattr(grid, "shape", None)
     if shape is None:
         try:
             grid = np.asarray(grid, np.float64)
         except (TypeError, ValueError):
-            raise ValueError(f"grid must be one of {sorted(GRIDS)} or an array of times, got grid={grid!r}")
+            raise bad(f"grid must be one of {sorted(GRIDS)} or an array of times, got grid={grid!r}")
         shape = grid.shape
     if len(shape) != 1 or (n_steps is not None and shape[0] != n_steps + 1):
         want = "n_steps + 1 times" if n_steps is None else f"{n_steps + 1} times (this sampler takes {n_steps} steps)"
-        raise ValueError(f"an explicit grid must be a 1-D array of {want}, got grid.shape={tuple(shape)}")
+        raise bad(f"an explicit grid must be a 1-D array of {want}, got grid.shape={tuple(shape)}")
     if isinstance(grid, jax.core.Tracer):  # fitted inside a trace (calibrate_grid): no value checks
         return grid
     ts = np.asarray(grid, np.float64)
     if not (np.all(np.isfinite(ts)) and np.all(np.diff(ts) < 0)):
-        raise ValueError(f"an explicit grid must be finite and strictly decreasing, got grid={ts.tolist()}")
+        raise bad(f"an explicit grid must be finite and strictly decreasing, got grid={ts.tolist()}")
     if sde is not None and not np.isclose(ts[0], sde.T, rtol=1e-6, atol=0):
-        raise ValueError(f"an explicit grid must start at T={sde.T}, got grid[0]={float(ts[0])!r}")
+        raise bad(f"an explicit grid must start at T={sde.T}, got grid[0]={float(ts[0])!r}")
     if eps is not None and not np.isclose(ts[-1], eps, rtol=1e-5, atol=0):
-        raise ValueError(f"an explicit grid must end at the sampler's eps={eps!r}, got grid[-1]={float(ts[-1])!r}")
+        raise bad(f"an explicit grid must end at the sampler's eps={eps!r}, got grid[-1]={float(ts[-1])!r}")
     return jnp.asarray(ts, jnp.result_type(float))
 
 
 def check_nfe(nfe, minimum: int, why: str) -> None:
-    """`nfe` must be an int >= `minimum`; `why` says what needs that many evaluations."""
-    if not isinstance(nfe, int) or isinstance(nfe, bool):
-        raise ValueError(f"nfe must be an integer, got nfe={nfe!r}")
+    """`nfe` must be an integer >= `minimum`; `why` says what needs that many evaluations."""
+    checks.integer("nfe", nfe)
     if nfe < minimum:
-        raise ValueError(f"nfe must be >= {minimum} ({why}), got nfe={nfe!r}")
+        raise checks.ArgumentError("nfe", nfe, f">= {minimum} ({why})")
 
 
 def timesteps(sde: SDE, n_steps: int, *, grid, eps: float, rho: float = 7.0) -> Array:

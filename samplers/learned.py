@@ -42,8 +42,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from common import checks
 from samplers import _common, calibrate, grids
-from samplers.dpm_solver import data_prediction, dpmpp_update, multistep_orders, phi, segments
+from samplers.dpm_solver import check_order, data_prediction, dpmpp_update, multistep_orders, phi, segments
 from samplers.unipc import VARIANTS, unipc_update
 from sde_lib import SDE
 
@@ -260,13 +261,11 @@ def get_learned_sampler(
 
 
 def check_options(*, nfe, order, base, variant, lower_order_final, denoise) -> None:
-    _common.check_choice("base", base, BASES)
-    _common.check_choice("variant", variant, VARIANTS)
-    if order not in (1, 2, 3):
-        raise ValueError(f"order must be 1, 2 or 3, got order={order!r}")
-    for name, value in (("lower_order_final", lower_order_final), ("denoise", denoise)):
-        if not isinstance(value, bool):
-            raise ValueError(f"{name} must be a bool, got {name}={value!r}")
+    checks.choice("base", base, BASES)
+    checks.choice("variant", variant, VARIANTS)
+    check_order(order)
+    checks.boolean("lower_order_final", lower_order_final)
+    checks.boolean("denoise", denoise)
     grids.check_nfe(nfe, 1 + int(denoise), "one step, plus one for denoise")
 
 
@@ -313,11 +312,9 @@ def fit_learned_solver(
     eps = _common.check_eps(sde, eps)
     check_options(nfe=nfe, order=order, base=base, variant=variant, lower_order_final=lower_order_final,
                   denoise=denoise)
-    if not (isinstance(n_iters, int) and n_iters >= 1):
-        raise ValueError(f"n_iters must be an integer >= 1, got n_iters={n_iters!r}")
-    for name, rate in (("learning_rate", learning_rate), ("coefficient_rate", coefficient_rate)):
-        if not rate > 0:
-            raise ValueError(f"{name} must be > 0, got {name}={rate!r}")
+    checks.positive_int("n_iters", n_iters)
+    checks.positive("learning_rate", learning_rate)
+    checks.positive("coefficient_rate", coefficient_rate)
     opts = dict(nfe=nfe, order=order, base=base, variant=variant, lower_order_final=lower_order_final, denoise=denoise)
     if isinstance(init, LearnedSolver):
         solver0 = get_learned_sampler(sde, shape, learned_solver=init, eps=eps, **opts).solver

@@ -20,6 +20,7 @@ import diffrax
 import jax
 import jax.numpy as jnp
 
+from common import checks
 from samplers import _common, ode
 from sde_lib import SDE
 from sde_lib.base import Array
@@ -29,7 +30,7 @@ TRACES = ("exact", "rademacher", "gaussian")
 
 def trace_noise(key: Array, shape, trace: str, dtype=jnp.float32) -> Array | None:
     """The probe vector v of the Hutchinson estimator (E[v v^T] = I); None for the exact trace."""
-    _common.check_choice("trace", trace, TRACES)
+    checks.choice("trace", trace, TRACES)
     if trace == "rademacher":
         return jax.random.rademacher(key, shape, dtype)
     if trace == "gaussian":
@@ -73,15 +74,11 @@ def get_likelihood_fn(
     products. `key` only draws the probe vectors (sample b uses fold_in(key, b)); it is unused by
     the exact trace. Wrap the call in `jax.jit` (the solve itself is compiled by diffrax).
     """
-    _common.check_choice("trace", trace, TRACES)
-    _common.check_choice("solver", solver, ode.SOLVERS)
-    for name, tol in (("rtol", rtol), ("atol", atol)):
-        if not tol > 0:
-            raise ValueError(f"{name} must be > 0, got {name}={tol!r}")
-    if eps is None or not 0 < eps < sde.T:
-        raise ValueError(f"eps must lie in (0, T={sde.T}), got eps={eps!r}")
-    if not isinstance(max_steps, int) or max_steps < 1:
-        raise ValueError(f"max_steps must be a positive integer, got max_steps={max_steps!r}")
+    checks.choice("trace", trace, TRACES)
+    checks.choice("solver", solver, ode.SOLVERS)
+    rtol, atol = checks.positive("rtol", rtol), checks.positive("atol", atol)
+    eps = checks.number("eps", eps, low=0.0, high=sde.T, low_open=True, high_open=True)
+    max_steps = checks.positive_int("max_steps", max_steps)
     solver_cls, evals_per_step = ode.SOLVERS[solver]
 
     def likelihood_fn(key, score_fn, x):
@@ -157,8 +154,7 @@ def get_bpd_fn(sde: SDE, *, centered: bool = True, n_bits: int = 8, **likelihood
     `get_likelihood_fn(sde, **likelihood_options)`, and the scaling's Jacobian put back in
     (`bits_per_dim`). Values outside [0, 2^n_bits) are not checked (they cannot be under jit).
     """
-    if not isinstance(n_bits, int) or isinstance(n_bits, bool) or not 1 <= n_bits <= 16:
-        raise ValueError(f"n_bits must be an integer in [1, 16], got n_bits={n_bits!r}")
+    n_bits = checks.integer("n_bits", n_bits, low=1, high=16)
     likelihood_fn = get_likelihood_fn(sde, **likelihood_options)
 
     def bpd_fn(key, score_fn, images):

@@ -11,6 +11,7 @@ import diffrax
 import jax
 import jax.numpy as jnp
 
+from common import checks
 from samplers import _common
 from sde_lib import SDE
 
@@ -43,7 +44,7 @@ def flow(
 
     Returns (x(t1) [B, ...], nfe [B]): nfe counts the score evaluations of each sample's solve.
     """
-    _common.check_choice("solver", solver, SOLVERS)
+    checks.choice("solver", solver, SOLVERS)
     solver_cls, evals_per_step = SOLVERS[solver]
     rsde = sde.reverse(score_fn, probability_flow=True)
 
@@ -83,10 +84,10 @@ def get_ode_sampler(
     """Samples by solving the probability-flow ODE from T to eps; `nfe` is per sample, shape [B]."""
     shape = _common.check_shape(shape)
     eps = _common.check_eps(sde, eps)
-    _common.check_choice("solver", solver, SOLVERS)
-    for name, tol in (("rtol", rtol), ("atol", atol)):
-        if not tol > 0:
-            raise ValueError(f"{name} must be > 0, got {name}={tol!r}")
+    checks.choice("solver", solver, SOLVERS)
+    rtol, atol = checks.positive("rtol", rtol), checks.positive("atol", atol)
+    max_steps = checks.positive_int("max_steps", max_steps)
+    denoise = checks.boolean("denoise", denoise)
 
     def sample_fn(key, score_fn, x_init=None):
         x, _ = _common.init_samples(sde, shape, key, x_init)
@@ -95,7 +96,7 @@ def get_ode_sampler(
             sde, score_fn, x, t0=sde.T, t1=eps, rtol=rtol, atol=atol, solver=solver, max_steps=max_steps
         )
         if denoise:
-            x = _common.tweedie_denoise(sde, score_fn, x, eps)
+            x = _common.data_prediction(sde, score_fn, x, eps)
             nfe = nfe + 1
         return x, nfe
 

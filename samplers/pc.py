@@ -12,6 +12,7 @@ import math
 import jax
 import jax.numpy as jnp
 
+from common import checks
 from samplers import _common
 from sde_lib import SDE, batch_mul
 
@@ -83,51 +84,66 @@ def get_pc_sampler(
     predictor: str = "reverse_diffusion",
     corrector: str = "langevin",
     snr: float = 0.16,
-    n_steps: int = 1,
+    corrector_steps: int = 1,
     denoise: bool = True,
     eps: float | None = None,
 ) -> _common.SampleFn:
     """Predictor--corrector sampler over N = sde.N noise levels (Song et al. 2021, Algorithm 1).
 
-    NFE per trajectory: N * (predictor != 'none') + N * n_steps * (corrector != 'none') + denoise.
+    NFE per trajectory: N * (predictor != 'none') + N * corrector_steps * (corrector != 'none') + denoise;
+    `corrector_steps` corrector steps precede the predictor step at each noise level.
     With `denoise`, a final Tweedie step x <- E[x_0 | x_eps] is applied.
+
+    `sample_fn(key, score_fn, x_init=None, *, project=None)`: with `project(x, t, z) -> x` (z a fresh
+    standard normal draw [B, ...] of each sample's own noise), x_T and the result of every
+    predictor or corrector step are passed through it, t being the time the step reached; this is
+    how the controllable samplers (`samplers.controllable`) condition the PC loop.
     """
     shape = _common.check_shape(shape)
     eps = _common.check_eps(sde, eps)
-    _common.check_choice("predictor", predictor, PREDICTORS)
-    _common.check_choice("corrector", corrector, CORRECTORS)
-    if not snr > 0:
-        raise ValueError(f"snr must be > 0, got snr={snr!r}")
-    if not isinstance(n_steps, int) or n_steps < 1:
-        raise ValueError(f"n_steps must be a positive integer, got n_steps={n_steps!r}")
+    checks.choice("predictor", predictor, PREDICTORS)
+    checks.choice("corrector", corrector, CORRECTORS)
+    snr = checks.positive("snr", snr)
+    corrector_steps = checks.positive_int("corrector_steps", corrector_steps)
+    denoise = checks.boolean("denoise", denoise)
     predictor_fn, corrector_fn = PREDICTORS[predictor], CORRECTORS[corrector]
     if predictor_fn is None and corrector_fn is None:
-        raise ValueError("predictor and corrector cannot both be 'none'")
+        raise checks.ArgumentError("corrector", corrector, message="predictor and corrector cannot both be 'none'")
     if predictor_fn is ancestral_sampling:  # raises for SDEs without an ancestral step
         dummy = jnp.zeros(shape)
         jax.eval_shape(lambda: sde.ancestral_step(dummy, jnp.ones(shape[:1]), dummy))
 
-    n_corrector = n_steps if corrector_fn is not None else 0
+    n_corrector = corrector_steps if corrector_fn is not None else 0
     nfe = sde.N * (n_corrector + (predictor_fn is not None)) + int(denoise)
+    slots = n_corrector + 1  # noise draws of a level: its corrector steps, then its predictor step
 
-    def sample_fn(key, score_fn, x_init=None):
+    def sample_fn(key, score_fn, x_init=None, *, project=None):
         x, noise_keys = _common.init_samples(sde, shape, key, x_init)
         _common.check_score_output(score_fn, x)
         timesteps = jnp.linspace(sde.T, eps, sde.N)
+        draws = 1 if project is None else 2  # per slot: the step's noise, then the projection's
+
+        def noise(index):
+            return _common.step_noise(noise_keys, index, shape[1:])
 
         def level(i, x):
-            vec_t = jnp.full(shape[:1], timesteps[i])
+            t, t_next = timesteps[i], timesteps[jnp.minimum(i + 1, sde.N - 1)]
+            vec_t = jnp.full(shape[:1], t)
             for j in range(n_corrector):
-                z = _common.step_noise(noise_keys, i * (n_corrector + 1) + j, shape[1:])
-                x, _ = corrector_fn(sde, score_fn, x, vec_t, z, snr)
+                x, _ = corrector_fn(sde, score_fn, x, vec_t, noise(draws * (i * slots + j)), snr)
+                if project is not None:
+                    x = project(x, t, noise(draws * (i * slots + j) + 1))
             if predictor_fn is not None:
-                z = _common.step_noise(noise_keys, i * (n_corrector + 1) + n_corrector, shape[1:])
-                x, _ = predictor_fn(sde, score_fn, x, vec_t, z)
+                x, _ = predictor_fn(sde, score_fn, x, vec_t, noise(draws * (i * slots + n_corrector)))
+                if project is not None:
+                    x = project(x, t_next, noise(draws * (i * slots + n_corrector) + 1))
             return x
 
+        if project is not None:  # x_T, with a draw past the steps' own
+            x = project(x, sde.T, noise(draws * sde.N * slots))
         x = jax.lax.fori_loop(0, sde.N, level, x)
         if denoise:
-            x = _common.tweedie_denoise(sde, score_fn, x, eps)
+            x = _common.data_prediction(sde, score_fn, x, eps)
         return x, nfe
 
     return sample_fn

@@ -18,11 +18,13 @@ from sde_lib import VESDE, VPSDE, GaussianMixture, subVPSDE
 SHAPE = (4, 2)
 GM = GaussianMixture.isotropic([[1.0, 0.0], [-1.0, 0.5]], 0.3)
 SDES = {"vp": VPSDE(N=8), "subvp": subVPSDE(N=8), "ve": VESDE(sigma_max=5.0, N=8)}
-# Small options so that tracing a whole sampler stays cheap.
-OPTIONS = {"pc": dict(predictor="euler_maruyama", corrector="none"), "ode": dict(rtol=1e-3, atol=1e-3),
-           "ddim": dict(nfe=4), "dpm_solver": dict(nfe=6), "dpmpp_2m": dict(nfe=4), "dpmpp_3m": dict(nfe=4), "unipc": dict(nfe=4),
-           "edm_heun": dict(nfe=5), "edm_stochastic": dict(nfe=5), "adaptive_sde": dict(max_steps=20),
-           "learned": dict(nfe=4)}
+# Every method in METHODS, with small options so that tracing a whole sampler stays cheap (a new
+# fixed-step method gets a budget of 4 steps).
+SMALL = {"pc": dict(predictor="euler_maruyama", corrector="none"), "ode": dict(rtol=1e-3, atol=1e-3),
+         "dpm_solver": dict(nfe=6), "edm_heun": dict(nfe=5), "edm_stochastic": dict(nfe=5),
+         "adaptive_sde": dict(max_steps=20)}
+OPTIONS = {m: SMALL.get(m, dict(nfe=4 * entry.nfe_per_step) if entry.fixed_step else {})
+           for m, entry in samplers.METHODS.items()}
 
 
 class CountingScore:
@@ -36,8 +38,19 @@ class CountingScore:
         return self.out(self.score(x, t))
 
 
-def test_every_method_has_options():
-    assert set(OPTIONS) == set(samplers.METHODS)
+@pytest.mark.parametrize("method", sorted(OPTIONS))
+def test_no_recompilation_on_second_call(method):
+    """A jitted sampler called again with another key and another x_init of the same shape is not
+    traced again: the score function, which counts its calls (traces), is not called again."""
+    sde = SDES["vp"]
+    sample_fn = samplers.get_sampler(sde, SHAPE, method, **OPTIONS[method])
+    score = CountingScore(sde)
+    run = jax.jit(lambda key, x_init: sample_fn(key, score, x_init))
+    first, _ = run(jax.random.PRNGKey(0), jnp.zeros(SHAPE))
+    traced = score.calls
+    second, _ = run(jax.random.PRNGKey(1), 0.5 * jnp.ones(SHAPE))
+    assert traced >= 1 and score.calls == traced, f"{method} was traced again"
+    assert not np.allclose(first, second)
 
 
 @pytest.mark.parametrize("method", sorted(OPTIONS))

@@ -17,11 +17,10 @@ import numpy as np
 import pytest
 
 from conftest import assert_matches_gaussian, make_sde
-from samplers import METHODS, flow, get_sampler, grids
+from samplers import flow, get_sampler, grids
 from samplers.dpm_solver import phi, singlestep_orders
+from samplers.registry import names
 from sde_lib import GaussianMixture
-
-FIXED_STEP = ["ddim", "dpm_solver", "dpmpp_2m", "dpmpp_3m", "unipc", "edm_heun", "edm_stochastic"]
 
 
 class DiagMixture(NamedTuple):
@@ -166,7 +165,7 @@ def test_third_order_methods_are_third_order_on_every_sde(x64, sde_name_, method
 
 
 def test_unipc_coefficients_solve_their_vandermonde_system():
-    """rho of UniPC solves sum_j rho_j r_j^k = b_k (k < n) for any distinct nodes."""
+    """The weights a of UniPC solve sum_j a_j r_j^k = b_k (k < n) for any distinct nodes."""
     from samplers.unipc import vandermonde_weights
 
     rng = np.random.default_rng(0)
@@ -347,14 +346,11 @@ def test_bad_options_raise_naming_the_argument(method, options, match):
         get_sampler(make_sde("vp"), (2, 2), method, **options)
 
 
-def test_all_methods_are_registered():
-    assert set(FIXED_STEP + ["adaptive_sde"]) <= set(METHODS)
-
-
-def test_no_recompilation_on_second_call():
-    sde = make_sde("vp")
-    score = GAUSS.score_fn(sde)
-    sample_fn = jax.jit(lambda k: get_sampler(sde, (2, 2), "dpmpp_3m", nfe=5)(k, score))
-    sample_fn(jax.random.PRNGKey(0))
-    sample_fn(jax.random.PRNGKey(1))
-    assert sample_fn._cache_size() == 1
+def test_the_tables_cover_every_method_on_a_grid():
+    """A method added to METHODS on the fixed-step skeleton is in this file's tables (the
+    no-recompilation and misuse tests take every method from METHODS themselves)."""
+    on_grid = set(names(takes_grid=True))
+    deterministic = set(names(takes_grid=True, deterministic=True))
+    assert {m for m, *_ in ORDERS} == deterministic
+    assert {m for m, *_ in DETERMINISTIC} == deterministic
+    assert {m for m, _ in NFE_CASES} == on_grid

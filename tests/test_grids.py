@@ -8,11 +8,14 @@ import pytest
 
 from conftest import make_sde
 from samplers import calibrate_grid, get_sampler, grids
-from samplers.calibrate import CALIBRATABLE
+from samplers.registry import METHODS, names
 from test_fast_samplers import MIX, prior_draw, reference, rel_err, run
 
-OPTIONS = {"ddim": dict(nfe=5), "dpm_solver": dict(nfe=7), "dpmpp_2m": dict(nfe=5), "dpmpp_3m": dict(nfe=6),
-           "unipc": dict(nfe=6), "edm_heun": dict(nfe=8), "edm_stochastic": dict(nfe=8, s_churn=2.0)}
+# Every method on a grid (from METHODS); options where the defaults do not suit (a new method gets
+# four steps' worth of evaluations).
+OVERRIDES = {"ddim": dict(nfe=5), "dpm_solver": dict(nfe=7), "dpmpp_2m": dict(nfe=5), "dpmpp_3m": dict(nfe=6),
+             "unipc": dict(nfe=6), "edm_heun": dict(nfe=8), "edm_stochastic": dict(nfe=8, s_churn=2.0)}
+OPTIONS = {m: OVERRIDES.get(m, dict(nfe=4 * METHODS[m].nfe_per_step)) for m in names(takes_grid=True)}
 
 
 @pytest.mark.parametrize("method", sorted(OPTIONS))
@@ -63,7 +66,7 @@ def test_calibrated_grid_lowers_the_error_on_fresh_noise():
     assert after < before / 2, (before, after)
 
 
-@pytest.mark.parametrize("method", [m for m in CALIBRATABLE if m != "unipc"])
+@pytest.mark.parametrize("method", [m for m in names(calibratable=True) if m != "unipc"])
 def test_calibration_runs_through_every_deterministic_method(method, fast_compile):
     """Gradients reach the grid through every parameterisation (lambda, sigma_EDM): a few
     iterations already lower the pilot error. (A 16 x 2 pilot: compiling the solver and its

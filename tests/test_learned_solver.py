@@ -144,9 +144,9 @@ def test_bad_files_and_options_raise_naming_them(fitted, tmp_path):
         get_sampler(sde, (4, 2), "learned", base="ddim")
     with pytest.raises(ValueError, match="order must be 1, 2 or 3, got order=4"):
         get_sampler(sde, (4, 2), "learned", order=4)
-    with pytest.raises(ValueError, match="n_iters must be an integer >= 1, got n_iters=0"):
+    with pytest.raises(ValueError, match="n_iters must be a positive integer, got n_iters=0"):
         fit_learned_solver(sde, (4, 2), MIX.score_fn(sde), key=jax.random.PRNGKey(0), n_iters=0)
-    with pytest.raises(ValueError, match="coefficient_rate must be > 0"):
+    with pytest.raises(ValueError, match="coefficient_rate must be a finite number > 0.0, got coefficient_rate=0.0"):
         fit_learned_solver(sde, (4, 2), MIX.score_fn(sde), key=jax.random.PRNGKey(0), coefficient_rate=0.0)
 
 

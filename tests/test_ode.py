@@ -76,23 +76,10 @@ def test_nfe_is_exact(solver, denoise):
 
 @pytest.mark.parametrize(
     "options, match",
-    [(dict(solver="rk4"), "solver"), (dict(rtol=0.0), "rtol"), (dict(eps=0.0), "eps"), (dict(order=2), "unknown")],
+    [(dict(solver="rk4"), "solver"), (dict(rtol=0.0), "rtol"), (dict(eps=0.0), "eps"), (dict(order=2), "unknown"),
+     (dict(max_steps=0), "max_steps=0"), (dict(max_steps=True), "max_steps=True")],
 )
 def test_bad_options_are_named(options, match):
     with pytest.raises(ValueError, match=match):
         samplers.get_sampler(make_sde("vp"), (4, 2), "ode", **options)
 
-
-def test_no_recompilation_on_second_call():
-    sde, gm = make_sde("subvp"), gaussian_data()
-    sample_fn = samplers.get_sampler(sde, (8, 2), "ode")
-    traces = []
-
-    @jax.jit
-    def run(key, x_init):
-        traces.append(1)
-        return sample_fn(key, gm.score_fn(sde), x_init)
-
-    run(jax.random.PRNGKey(0), jnp.ones((8, 2)))
-    run(jax.random.PRNGKey(1), -jnp.ones((8, 2)))
-    assert len(traces) == 1 and run._cache_size() == 1

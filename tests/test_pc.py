@@ -59,21 +59,6 @@ def test_x_init_is_used_and_checked():
         run(jax.random.PRNGKey(1), jnp.zeros((3, 2)))
 
 
-def test_no_recompilation_on_second_call():
-    sde, gm = make_sde("vp", N=10), gaussian_data()
-    sample_fn = samplers.get_sampler(sde, (16, 2), "pc")
-    traces = []
-
-    @jax.jit
-    def run(key, x_init):
-        traces.append(1)
-        return sample_fn(key, gm.score_fn(sde), x_init)
-
-    run(jax.random.PRNGKey(0), jnp.zeros((16, 2)))
-    run(jax.random.PRNGKey(1), jnp.ones((16, 2)))
-    assert len(traces) == 1 and run._cache_size() == 1
-
-
 def test_ancestral_subvp_is_an_error():
     with pytest.raises(ValueError, match="ancestral"):
         samplers.get_sampler(make_sde("subvp"), (4, 2), "pc", predictor="ancestral_sampling")
@@ -85,7 +70,8 @@ def test_ancestral_subvp_is_an_error():
         (dict(predictor="heun"), "predictor"),
         (dict(corrector="hmc"), "corrector"),
         (dict(snr=0.0), "snr"),
-        (dict(n_steps=0), "n_steps"),
+        (dict(corrector_steps=0), "corrector_steps=0"),
+        (dict(corrector_steps=True), "corrector_steps=True"),
         (dict(eps=1.5), "eps"),
         (dict(predictor="none", corrector="none"), "both"),
         (dict(step_size=0.1), "unknown option"),

@@ -15,11 +15,12 @@ import datasets
 import models
 import parallel
 import visualize
+import samplers
 from samplers import controllable
 from training.run import Experiment, restore_state
 
-# The PC options the controllable samplers accept (they take no ODE / fast-solver options).
-_PC_OPTIONS = ("predictor", "corrector", "snr", "n_steps", "denoise", "eps")
+# The controllable samplers take the PC options (none of the ODE / fast-solver ones).
+_PC_OPTIONS = samplers.METHODS["pc"].options
 
 
 def _setup(exp: Experiment, workdir: str, num: int):

@@ -209,8 +209,8 @@ def calibrate(exp: Experiment, workdir: str, *, pilot: int, n_iters: int):
     grids/learned_nfe<K>.npz, use it as sampling.learned_solver); and a picture of the grid and of
     the fit. Returns (path, png, fit) with fit a GridFit or a SolverFit."""
     learned = exp.sampling_method == "learned"
-    if not learned and exp.sampling_method not in samplers.calibrate.CALIBRATABLE:
-        valid = sorted(samplers.calibrate.CALIBRATABLE + ("learned",))
+    if not learned and not samplers.METHODS[exp.sampling_method].calibratable:
+        valid = sorted(samplers.registry.names(calibratable=True) + ["learned"])
         raise ValueError(f"--mode calibrate fits a deterministic fixed-step sampler, got "
                          f"sampling.method={exp.sampling_method!r}; valid: {valid}")
     state = restore_state(exp, workdir, parallel.make_mesh(1))
