@@ -41,7 +41,7 @@ import parallel
 from configs import default_digits, default_toy
 from configs.builders import build_experiment
 from evaluation import features, metrics
-from training import run
+from modes import run
 
 # name -> config fields changed from the default (the defaults themselves are the "default" row).
 TOY_VARIANTS = {

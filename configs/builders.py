@@ -19,7 +19,7 @@ import models
 import samplers
 import sde_lib
 from configs import validate
-from training.run import Experiment
+from modes.run import Experiment
 from training.state import get_optimizer
 
 # Config fields of the paper's code that the library names differently.
@@ -116,7 +116,7 @@ def load_grid(path: str):
 
 
 def eval_options(config: ml_collections.ConfigDict):
-    from evaluation.evaluate import EvalOptions
+    from modes.evaluate import EvalOptions
 
     fields = {f.name for f in dataclasses.fields(EvalOptions)}
     return EvalOptions(**{k: v for k, v in config.eval.items() if k in fields})

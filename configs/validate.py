@@ -302,8 +302,8 @@ def _check_sampling(config) -> None:
 
 
 def _check_eval(config, devices: int) -> None:
-    """The `eval` section of --mode eval (evaluation.evaluate.EvalOptions)."""
-    from evaluation.evaluate import EvalOptions
+    """The `eval` section of --mode eval (modes.evaluate.EvalOptions)."""
+    from modes.evaluate import EvalOptions
 
     valid = {f.name for f in dataclasses.fields(EvalOptions)}
     for key in config.eval:

@@ -13,7 +13,7 @@ import samplers
 from configs import default_toy
 from configs.builders import build_experiment
 from sde_lib import VESDE, VPSDE, GaussianMixture
-from training import run
+from modes import run
 
 assert jax.device_count() == 4, jax.devices()
 
@@ -99,7 +99,7 @@ def check_evaluation():
     import shutil
     import tempfile
 
-    from evaluation.evaluate import EvalOptions, evaluate
+    from modes.evaluate import EvalOptions, evaluate
 
     c = default_toy.get_config()
     c.training.n_iters = 8

@@ -15,8 +15,10 @@ import datasets
 import models
 import parallel
 import visualize
+from evaluation.features import classification_accuracy, digits_classifier
+from modes.run import Experiment, restore_state
 from samplers import controllable
-from training.run import Experiment, restore_state
+from training.classifier import get_classifier_grad_fn, noisy_digits_classifier
 
 # The PC options the controllable samplers accept (they take no ODE / fast-solver options).
 _PC_OPTIONS = ("predictor", "corrector", "snr", "n_steps", "denoise", "eps")
@@ -79,9 +81,6 @@ def colorize(exp: Experiment, workdir: str, num: int = 16) -> str:
 def conditional(exp: Experiment, workdir: str, num: int = 100, scale: float = 1.0) -> dict:
     """Class-conditional samples (10 per class of the digits) guided by a noise-conditional classifier
     trained on noisy digits (cached in the workdir); reports how often the clean classifier agrees."""
-    from evaluation.features import classification_accuracy, digits_classifier
-    from training.classifier import get_classifier_grad_fn, noisy_digits_classifier
-
     _require_images(exp, "conditional")
     if exp.dataset.name != "digits":
         raise ValueError(f"--mode conditional trains its classifier on the digits, got data.dataset={exp.dataset.name!r}")

@@ -21,12 +21,12 @@ import datasets
 import models
 import parallel
 import samplers
-from evaluation import features, metrics
+from evaluation import features, metrics, stats
+from modes.run import Experiment, build_sample_fn, placed_initial_state
 from training.checkpoints import Checkpoints
 from training.losses import get_loss_fn
 from training.progress import bar as progress_bar
 from training.progress import line as progress_line
-from training.run import Experiment, build_sample_fn, placed_initial_state
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,8 +128,6 @@ def sample_metrics(exp: Experiment, samples: np.ndarray, workdir: str, options: 
         return {}  # Inception features need the user's weights file: eval.inception
     images = np.asarray(datasets.postprocess(jnp.asarray(samples), exp.preprocess_options.get("centered", True)))
     if options.stats:
-        from evaluation import stats
-
         return {"fid": stats.fid_to_stats(features.extract_features(extractor, images), stats.load_stats(options.stats))}
     real = np.concatenate([x for x, _ in exp.dataset.eval_batches(500)]) / 255.0
     out = features.image_metrics(extractor, images, real, kid_subset_size=min(200, len(images), len(real)))

@@ -22,9 +22,9 @@ import datasets
 import models
 import parallel
 import samplers
+from modes.run import Experiment, restore_state, save_pictures
 from training.progress import bar as progress_bar
 from training.progress import line as progress_line
-from training.run import Experiment, restore_state, save_pictures
 
 PARTS = "parts"
 
