@@ -28,6 +28,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
+import datasets
+from datasets.preprocess import preprocess
+from evaluation.features import load_params, save_params
 from sde_lib import SDE, batch_mul
 from sde_lib.base import Array
 
@@ -123,8 +126,6 @@ def train_noise_conditional_classifier(
     `datasets.preprocess(centered=centered)` to the score model's data space; vectors are used as
     they are. key(seed) splits once into the init key and the training key k; step i uses
     batch (seed, i) and fold_in(k, i). Returns params."""
-    from datasets.preprocess import preprocess
-
     if dataset.num_classes is None:
         raise ValueError(f"dataset must be labelled, got {dataset.name!r} with num_classes=None")
     for name, value in (("steps", steps), ("batch_size", batch_size)):
@@ -168,9 +169,6 @@ def noisy_digits_classifier(
     `workdir/noisy_classifier/digits_{image_size}px_{sde hash}_...npz` (an .npz of named arrays,
     read without pickle). Returns (model, params, path); `get_classifier_grad_fn(sde, model, params)`
     gives the guidance term for `samplers.controllable`."""
-    import datasets
-    from evaluation.features import load_params, save_params
-
     dataset = datasets.get_dataset("digits", image_size=image_size)
     model = NoisyClassifier(num_classes=dataset.num_classes)
     path = noisy_classifier_path(
