@@ -38,6 +38,7 @@ import numpy as np
 
 import datasets
 import parallel
+from common.seeds import key_for, seed_for
 from configs import default_digits, default_toy
 from configs.builders import build_experiment
 from evaluation import features, metrics
@@ -123,8 +124,8 @@ def in_squares(x: np.ndarray) -> float:
 
 
 def toy_figures(exp, samples: np.ndarray) -> dict:
-    fresh = exp.dataset.train_batch(exp.seed + 101, 0, len(samples))[0]
-    other = exp.dataset.train_batch(exp.seed + 102, 0, len(samples))[0]
+    fresh = exp.dataset.train_batch(seed_for(exp.seed, "recipe_data"), 0, len(samples))[0]
+    other = exp.dataset.train_batch(seed_for(exp.seed, "recipe_floor_data"), 0, len(samples))[0]
     sw = metrics.sliced_wasserstein(samples, fresh, n_projections=512)
     floor = metrics.sliced_wasserstein(other, fresh, n_projections=512)
     out = {"sw2": sw, "sw2_floor": floor, "sw2_ratio": sw / floor}
@@ -154,10 +155,11 @@ def run_variant(data: str, name: str, changes: dict, steps: int | None, cache_di
     chunk = exp.n_jitted_steps
     state, train_s, step_rate, loss = train(exp, exp.n_iters, chunk)
     sample_fn = run.build_sample_fn(exp, parallel.make_mesh(1))
-    samples, _ = sample_fn(jax.random.PRNGKey(exp.seed + 2), state.ema_params)  # compiles
+    key = key_for(exp.seed, "recipe_samples")
+    samples, _ = sample_fn(key, state.ema_params)  # compiles; the timed call below repeats it exactly
     jax.block_until_ready(samples)
     tic = time.perf_counter()
-    samples, nfe = sample_fn(jax.random.PRNGKey(exp.seed + 2), state.ema_params)
+    samples, nfe = sample_fn(key, state.ema_params)
     samples = np.asarray(samples)
     sample_s = time.perf_counter() - tic
     row = {"variant": name, "steps": exp.n_iters, "loss": loss, "train_s": train_s, "steps_per_s": step_rate,

@@ -19,6 +19,7 @@ import parallel
 from benchmarks.solvers import (adaptive_entries, calibrated_entries, evaluate_samplers, fixed_step_entries,
                                 format_section)
 from benchmarks.solvers import run as run_analytic
+from common.seeds import key_for
 from modes.commands import Run, write_config
 from modes.run import Experiment, restore_state
 from training.checkpoints import finalized_steps
@@ -39,7 +40,7 @@ def trained_section(exp: Experiment, workdir, *, quick: bool = False, nfes=(10, 
     if not (quick or exp.dataset.is_image):  # a grid fitted to the network's own flow (cheap for small nets)
         entries += calibrated_entries(nfes, families=(("unipc-2", "unipc", {"order": 2}),))
     rows = evaluate_samplers(exp.sde, score_fn, held_out, (batch,) + exp.data_shape, entries,
-                             jax.random.PRNGKey(exp.seed + 30), reference=False)
+                             key_for(exp.seed, "benchmark_trained"), reference=False)
     title = (f"Trained checkpoint: {exp.dataset.name}, {type(exp.sde).__name__}, step {int(state.step)}, "
              f"{batch} samples against {len(held_out) - batch} held-out points")
     text = format_section(title, rows, list(nfes))

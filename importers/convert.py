@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from common.seeds import key_for
 from training.checkpoints import Checkpoints, shape_mismatch
 from training.state import TrainState, init_train_state
 
@@ -74,7 +75,7 @@ def train_state(ckpt: PaperCheckpoint, target, optimizer: optax.GradientTransfor
     (where the file has them) -> optax's ScaleByAdamState, and every learning-rate schedule's count
     at the step (the warm-up continues where the paper's run was). Without moments Adam starts
     afresh (count 0, zero moments). The key is the one `modes.run.initial_state` uses."""
-    state_key = jax.random.split(jax.random.PRNGKey(seed))[1]
+    state_key = jax.random.split(key_for(seed, "init"))[1]
     state = init_train_state(state_key, _tree(ckpt.params, target), optimizer)
     step = jnp.asarray(ckpt.step, jnp.int32)
 

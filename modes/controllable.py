@@ -15,6 +15,7 @@ import datasets
 import models
 import parallel
 import visualize
+from common.seeds import key_for
 from evaluation.features import classification_accuracy, digits_classifier
 from modes.run import Experiment, restore_state
 from samplers import controllable
@@ -57,7 +58,7 @@ def inpaint(exp: Experiment, workdir: str, num: int = 16) -> str:
     score_fn, options, out_dir, data, centered, step = _setup(exp, workdir, num)
     mask = jnp.ones(data.shape).at[:, :, data.shape[2] // 2:, :].set(0.0)
     fn = controllable.get_inpaint_sampler(exp.sde, data.shape, **options)
-    x, _ = jax.jit(lambda k: fn(k, score_fn, data, mask))(jax.random.PRNGKey(exp.seed + 20))
+    x, _ = jax.jit(lambda k: fn(k, score_fn, data, mask))(key_for(exp.seed, "inpaint"))
     np.savez(os.path.join(out_dir, "inpaint.npz"), data=np.asarray(data), mask=np.asarray(mask), samples=np.asarray(x))
     lo = -1.0 if centered else 0.0
     return _pictures(out_dir, "inpaint", centered, {"input": data * mask + lo * (1 - mask), "mask": 2 * mask - 1 if centered else mask,
@@ -73,7 +74,7 @@ def colorize(exp: Experiment, workdir: str, num: int = 16) -> str:
     score_fn, options, out_dir, data, centered, step = _setup(exp, workdir, num)
     gray = controllable.to_grayscale(data)
     fn = controllable.get_colorization_sampler(exp.sde, data.shape, **options)
-    x, _ = jax.jit(lambda k: fn(k, score_fn, gray))(jax.random.PRNGKey(exp.seed + 21))
+    x, _ = jax.jit(lambda k: fn(k, score_fn, gray))(key_for(exp.seed, "colorize"))
     np.savez(os.path.join(out_dir, "colorize.npz"), gray=np.asarray(gray), samples=np.asarray(x))
     return _pictures(out_dir, "colorize", centered, {"input": jnp.repeat(gray, 3, -1), "output": x, "original": data})
 
@@ -91,7 +92,7 @@ def conditional(exp: Experiment, workdir: str, num: int = 100, scale: float = 1.
     labels = jnp.arange(num) % exp.dataset.num_classes
     fn = controllable.get_conditional_sampler(exp.sde, (num,) + exp.data_shape, **options)
     guided = lambda x, t, y: scale * grad_fn(x, t, y)  # noqa: E731
-    x, _ = jax.jit(lambda k: fn(k, score_fn, guided, labels))(jax.random.PRNGKey(exp.seed + 22))
+    x, _ = jax.jit(lambda k: fn(k, score_fn, guided, labels))(key_for(exp.seed, "conditional"))
     images = np.asarray(datasets.postprocess(x, centered))
     clf = digits_classifier(workdir, image_size=size, seed=exp.seed)
     accuracy = classification_accuracy(clf.classify, images, np.asarray(labels))
