@@ -55,7 +55,7 @@ def loss_options(config: ml_collections.ConfigDict) -> dict:
     to continuous training only)."""
     training = config.training
     options = dict(continuous=training.continuous, likelihood_weighting=training.likelihood_weighting,
-                   reduce_mean=training.reduce_mean, eps=training.eps)
+                   reduce_mean=training.reduce_mean, t_min=training.eps)
     if not training.continuous:  # the discrete losses draw integer levels uniformly, with their own weights
         return options
     edm = config.model.get("parameterization", "sde") == "edm" and not training.likelihood_weighting
