@@ -79,8 +79,8 @@ DIGITS_VARIANTS = {
 }
 
 
-def make_config(data: str, changes: dict):
-    config = (default_toy if data == "toy" else default_digits).get_config()
+def make_config(kind: str, changes: dict):
+    config = (default_toy if kind == "toy" else default_digits).get_config()
     config.training.snapshot_sampling = False
     for field, value in changes.items():
         section, key = field.split(".")
@@ -145,11 +145,11 @@ def digits_figures(exp, samples: np.ndarray, cache_dir: str) -> dict:
     return {"fid": fid, "fid_floor": floor, "fid_ratio": fid / floor}
 
 
-def run_variant(data: str, name: str, changes: dict, steps: int | None, cache_dir: str) -> dict:
-    config = make_config(data, changes)
+def run_variant(kind: str, name: str, changes: dict, steps: int | None, cache_dir: str) -> dict:
+    config = make_config(kind, changes)
     if steps is not None:
         config.training.n_iters = steps
-    if data == "digits":
+    if kind == "digits":
         config.sampling.batch_size = 297  # as many samples as held-out digits
     exp = build_experiment(config)
     chunk = exp.n_jitted_steps
@@ -165,8 +165,8 @@ def run_variant(data: str, name: str, changes: dict, steps: int | None, cache_di
     row = {"variant": name, "steps": exp.n_iters, "loss": loss, "train_s": train_s, "steps_per_s": step_rate,
            "train_s_at_step_rate": exp.n_iters / step_rate, "sample_s": sample_s,
            "nfe": float(np.mean(np.asarray(nfe)))}
-    figures = toy_figures(exp, samples) if data == "toy" else digits_figures(exp, samples, cache_dir)
-    run.save_pictures(exp, samples if data == "toy" else samples[:64], os.path.join(cache_dir, f"{data}_{name}.png"),
+    figures = toy_figures(exp, samples) if kind == "toy" else digits_figures(exp, samples, cache_dir)
+    run.save_pictures(exp, samples if kind == "toy" else samples[:64], os.path.join(cache_dir, f"{kind}_{name}.png"),
                       f"{name}, {exp.n_iters} steps")
     return {**row, **figures}
 
@@ -206,7 +206,7 @@ def demo_figures(workdir: str) -> list[str]:
     import re
 
     lines = []
-    for data, sub, module in (("toy", "toy", default_toy), ("digits", "digits", default_digits)):
+    for kind, sub, module in (("toy", "toy", default_toy), ("digits", "digits", default_digits)):
         files = glob.glob(os.path.join(workdir, sub, "samples", "samples_*.npz"))
         if not files:
             lines.append(f"{sub}: no samples in {os.path.join(workdir, sub, 'samples')}")
@@ -214,7 +214,7 @@ def demo_figures(workdir: str) -> list[str]:
         path = max(files, key=lambda f: int(re.findall(r"samples_(\d+)", f)[-1]))
         exp = build_experiment(module.get_config())
         samples = np.load(path)["samples"]
-        if data == "toy":
+        if kind == "toy":
             f = toy_figures(exp, samples)
             lines.append(f"checkerboard ({len(samples)} samples, {os.path.basename(path)}): "
                          f"{100 * f['in_squares']:.1f}% inside the squares (target >= 97%), sliced W2 "

@@ -34,8 +34,8 @@ def _setup(exp: Experiment, workdir: str, num: int):
     os.makedirs(out_dir, exist_ok=True)
     real = np.concatenate([x for x, _ in exp.dataset.eval_batches(num)])[:num]
     centered = exp.preprocess_options.get("centered", True)
-    data = datasets.preprocess(None, jnp.asarray(real), centered=centered)
-    return score_fn, options, out_dir, data, centered, int(state.step)
+    images = datasets.preprocess(None, jnp.asarray(real), centered=centered)
+    return score_fn, options, out_dir, images, centered, int(state.step)
 
 
 def _pictures(out_dir: str, name: str, centered: bool, rows: dict) -> str:
@@ -55,14 +55,14 @@ def _require_images(exp: Experiment, mode: str):
 def inpaint(exp: Experiment, workdir: str, num: int = 16) -> str:
     """Fills the right half of held-out images."""
     _require_images(exp, "inpaint")
-    score_fn, options, out_dir, data, centered, step = _setup(exp, workdir, num)
-    mask = jnp.ones(data.shape).at[:, :, data.shape[2] // 2:, :].set(0.0)
-    fn = controllable.get_inpaint_sampler(exp.sde, data.shape, **options)
-    x, _ = jax.jit(lambda k: fn(k, score_fn, data, mask))(key_for(exp.seed, "inpaint"))
-    np.savez(os.path.join(out_dir, "inpaint.npz"), data=np.asarray(data), mask=np.asarray(mask), samples=np.asarray(x))
+    score_fn, options, out_dir, images, centered, step = _setup(exp, workdir, num)
+    mask = jnp.ones(images.shape).at[:, :, images.shape[2] // 2:, :].set(0.0)
+    fn = controllable.get_inpaint_sampler(exp.sde, images.shape, **options)
+    x, _ = jax.jit(lambda k: fn(k, score_fn, images, mask))(key_for(exp.seed, "inpaint"))
+    np.savez(os.path.join(out_dir, "inpaint.npz"), data=np.asarray(images), mask=np.asarray(mask), samples=np.asarray(x))
     lo = -1.0 if centered else 0.0
-    return _pictures(out_dir, "inpaint", centered, {"input": data * mask + lo * (1 - mask), "mask": 2 * mask - 1 if centered else mask,
-                                                    "output": x, "original": data})
+    return _pictures(out_dir, "inpaint", centered, {"input": images * mask + lo * (1 - mask), "mask": 2 * mask - 1 if centered else mask,
+                                                    "output": x, "original": images})
 
 
 def colorize(exp: Experiment, workdir: str, num: int = 16) -> str:
@@ -71,12 +71,12 @@ def colorize(exp: Experiment, workdir: str, num: int = 16) -> str:
     if exp.data_shape[-1] != 3:
         raise ValueError(f"--mode colorize needs RGB images, got {exp.data_shape[-1]} channel(s) "
                          f"(data.dataset={exp.dataset.name!r})")
-    score_fn, options, out_dir, data, centered, step = _setup(exp, workdir, num)
-    gray = controllable.to_grayscale(data)
-    fn = controllable.get_colorization_sampler(exp.sde, data.shape, **options)
+    score_fn, options, out_dir, images, centered, step = _setup(exp, workdir, num)
+    gray = controllable.to_grayscale(images)
+    fn = controllable.get_colorization_sampler(exp.sde, images.shape, **options)
     x, _ = jax.jit(lambda k: fn(k, score_fn, gray))(key_for(exp.seed, "colorize"))
     np.savez(os.path.join(out_dir, "colorize.npz"), gray=np.asarray(gray), samples=np.asarray(x))
-    return _pictures(out_dir, "colorize", centered, {"input": jnp.repeat(gray, 3, -1), "output": x, "original": data})
+    return _pictures(out_dir, "colorize", centered, {"input": jnp.repeat(gray, 3, -1), "output": x, "original": images})
 
 
 def conditional(exp: Experiment, workdir: str, num: int = 100, scale: float = 1.0) -> dict:

@@ -126,8 +126,8 @@ def save_pictures(exp: Experiment, samples: np.ndarray, path: str, title: str) -
     if exp.dataset.is_image:
         images = datasets.postprocess(jnp.asarray(samples), exp.preprocess_options.get("centered", True))
         return visualize.save_image_grid(path, np.asarray(images), title)
-    data = exp.dataset.train_batch(seed_for(exp.seed, "plot_data"), 0, len(samples))[0]
-    return visualize.save_scatter(path, samples, data, title)
+    points = exp.dataset.train_batch(seed_for(exp.seed, "plot_data"), 0, len(samples))[0]
+    return visualize.save_scatter(path, samples, points, title)
 
 
 def train(exp: Experiment, workdir: str, *, progress: bool = True) -> TrainState:

@@ -103,3 +103,38 @@ def test_library_packages_do_not_import_the_programs_above_them():
         assert not {"configs", "benchmarks", "main"} & set(graph[package]), (package, graph[package])
     for package in ("training", "evaluation", "samplers", "sde_lib", "models", "importers"):
         assert "modes" not in graph[package], (package, graph[package]["modes"])
+
+
+def _bound_names(tree: ast.AST):
+    """(name, line) of every name the module binds other than by `import`: assignment targets,
+    arguments, functions and classes, anywhere in it."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            yield node.id, node.lineno
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            yield node.name, node.lineno
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            args = node.args
+            for a in args.posonlyargs + args.args + args.kwonlyargs + [args.vararg, args.kwarg]:
+                if a is not None:
+                    yield a.arg, node.lineno
+
+
+def test_no_module_shadows_a_package_it_imports():
+    """`import data` and `data = ...` (or an argument `data`) in one module: the name hides the
+    package there (an UnboundLocalError in a function that uses both)."""
+    assert ("data", 2) in list(_bound_names(ast.parse("import data\ndef f(data):\n    pass\n")))
+    packages = _packages()
+    paths = [path for _, path in _modules()]
+    for folder in ("tests", "benchmarks"):
+        paths += [os.path.join(ROOT, folder, n) for n in sorted(os.listdir(os.path.join(ROOT, folder)))
+                  if n.endswith(".py")]
+    found = []
+    for path in sorted(set(paths)):
+        with open(path) as f:
+            tree = ast.parse(f.read(), path)
+        imported = {alias.asname or alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                    for alias in node.names if (alias.asname or alias.name) in packages}
+        found += [f"{os.path.relpath(path, ROOT)}:{line}: {name}" for name, line in _bound_names(tree)
+                  if name in imported]
+    assert found == [], found
