@@ -12,8 +12,8 @@ import parallel
 import samplers
 from configs import default_toy
 from configs.builders import build_experiment
-from sde_lib import VESDE, VPSDE, GaussianMixture
 from modes import run
+from sde_lib import VESDE, VPSDE, GaussianMixture
 
 assert jax.device_count() == 4, jax.devices()
 
