@@ -38,10 +38,11 @@ import numpy as np
 
 import datasets
 import parallel
+from common.seeds import key_for, seed_for
 from configs import default_digits, default_toy
 from configs.builders import build_experiment
 from evaluation import features, metrics
-from training import run
+from modes import run
 
 # name -> config fields changed from the default (the defaults themselves are the "default" row).
 TOY_VARIANTS = {
@@ -78,8 +79,8 @@ DIGITS_VARIANTS = {
 }
 
 
-def make_config(data: str, changes: dict):
-    config = (default_toy if data == "toy" else default_digits).get_config()
+def make_config(kind: str, changes: dict):
+    config = (default_toy if kind == "toy" else default_digits).get_config()
     config.training.snapshot_sampling = False
     for field, value in changes.items():
         section, key = field.split(".")
@@ -123,8 +124,8 @@ def in_squares(x: np.ndarray) -> float:
 
 
 def toy_figures(exp, samples: np.ndarray) -> dict:
-    fresh = exp.dataset.train_batch(exp.seed + 101, 0, len(samples))[0]
-    other = exp.dataset.train_batch(exp.seed + 102, 0, len(samples))[0]
+    fresh = exp.dataset.train_batch(seed_for(exp.seed, "recipe_data"), 0, len(samples))[0]
+    other = exp.dataset.train_batch(seed_for(exp.seed, "recipe_floor_data"), 0, len(samples))[0]
     sw = metrics.sliced_wasserstein(samples, fresh, n_projections=512)
     floor = metrics.sliced_wasserstein(other, fresh, n_projections=512)
     out = {"sw2": sw, "sw2_floor": floor, "sw2_ratio": sw / floor}
@@ -144,27 +145,28 @@ def digits_figures(exp, samples: np.ndarray, cache_dir: str) -> dict:
     return {"fid": fid, "fid_floor": floor, "fid_ratio": fid / floor}
 
 
-def run_variant(data: str, name: str, changes: dict, steps: int | None, cache_dir: str) -> dict:
-    config = make_config(data, changes)
+def run_variant(kind: str, name: str, changes: dict, steps: int | None, cache_dir: str) -> dict:
+    config = make_config(kind, changes)
     if steps is not None:
         config.training.n_iters = steps
-    if data == "digits":
+    if kind == "digits":
         config.sampling.batch_size = 297  # as many samples as held-out digits
     exp = build_experiment(config)
     chunk = exp.n_jitted_steps
     state, train_s, step_rate, loss = train(exp, exp.n_iters, chunk)
     sample_fn = run.build_sample_fn(exp, parallel.make_mesh(1))
-    samples, _ = sample_fn(jax.random.PRNGKey(exp.seed + 2), state.ema_params)  # compiles
+    key = key_for(exp.seed, "recipe_samples")
+    samples, _ = sample_fn(key, state.ema_params)  # compiles; the timed call below repeats it exactly
     jax.block_until_ready(samples)
     tic = time.perf_counter()
-    samples, nfe = sample_fn(jax.random.PRNGKey(exp.seed + 2), state.ema_params)
+    samples, nfe = sample_fn(key, state.ema_params)
     samples = np.asarray(samples)
     sample_s = time.perf_counter() - tic
     row = {"variant": name, "steps": exp.n_iters, "loss": loss, "train_s": train_s, "steps_per_s": step_rate,
            "train_s_at_step_rate": exp.n_iters / step_rate, "sample_s": sample_s,
            "nfe": float(np.mean(np.asarray(nfe)))}
-    figures = toy_figures(exp, samples) if data == "toy" else digits_figures(exp, samples, cache_dir)
-    run.save_pictures(exp, samples if data == "toy" else samples[:64], os.path.join(cache_dir, f"{data}_{name}.png"),
+    figures = toy_figures(exp, samples) if kind == "toy" else digits_figures(exp, samples, cache_dir)
+    run.save_pictures(exp, samples if kind == "toy" else samples[:64], os.path.join(cache_dir, f"{kind}_{name}.png"),
                       f"{name}, {exp.n_iters} steps")
     return {**row, **figures}
 
@@ -204,7 +206,7 @@ def demo_figures(workdir: str) -> list[str]:
     import re
 
     lines = []
-    for data, sub, module in (("toy", "toy", default_toy), ("digits", "digits", default_digits)):
+    for kind, sub, module in (("toy", "toy", default_toy), ("digits", "digits", default_digits)):
         files = glob.glob(os.path.join(workdir, sub, "samples", "samples_*.npz"))
         if not files:
             lines.append(f"{sub}: no samples in {os.path.join(workdir, sub, 'samples')}")
@@ -212,7 +214,7 @@ def demo_figures(workdir: str) -> list[str]:
         path = max(files, key=lambda f: int(re.findall(r"samples_(\d+)", f)[-1]))
         exp = build_experiment(module.get_config())
         samples = np.load(path)["samples"]
-        if data == "toy":
+        if kind == "toy":
             f = toy_figures(exp, samples)
             lines.append(f"checkerboard ({len(samples)} samples, {os.path.basename(path)}): "
                          f"{100 * f['in_squares']:.1f}% inside the squares (target >= 97%), sliced W2 "

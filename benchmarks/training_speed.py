@@ -30,7 +30,7 @@ import models
 import parallel
 from configs import default_digits, default_toy
 from configs.builders import build_experiment
-from training import run
+from modes import run
 from training.loop import train_loop
 from training.losses import get_loss_fn
 

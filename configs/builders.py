@@ -22,9 +22,9 @@ import models
 import samplers
 import sde_lib
 from configs import fields, validate
-from evaluation.evaluate import EvalOptions
+from modes.evaluate import EvalOptions
+from modes.run import Experiment
 from training import losses
-from training.run import Experiment
 from training.state import get_optimizer
 
 # Config fields of the paper's code that the library names differently.
@@ -69,7 +69,7 @@ def loss_options(config: ml_collections.ConfigDict) -> dict:
     to continuous training only)."""
     training = config.training
     options = dict(continuous=training.continuous, likelihood_weighting=training.likelihood_weighting,
-                   reduce_mean=training.reduce_mean, eps=training.eps)
+                   reduce_mean=training.reduce_mean, t_min=training.eps)
     if not training.continuous:  # the discrete losses draw integer levels uniformly, with their own weights
         return options
     edm = config.model.get("parameterization", "sde") == "edm" and not training.likelihood_weighting
@@ -91,7 +91,7 @@ def build_optimizer(config: ml_collections.ConfigDict):
 
 
 _LOSS_FIELDS = {"continuous": "training.continuous", "likelihood_weighting": "training.likelihood_weighting",
-                "reduce_mean": "training.reduce_mean", "eps": "training.eps",
+                "reduce_mean": "training.reduce_mean", "t_min": "training.eps",
                 "importance_sampling": "training.importance_sampling", "t_sampling": "training.t_sampling",
                 "t_density": "training.t_density", "edm_sigma_data": "model.sigma_data"}
 

@@ -29,7 +29,7 @@ import samplers
 import sde_lib
 from common import checks
 from configs import fields
-from evaluation.evaluate import EvalOptions
+from modes.evaluate import EvalOptions
 from samplers import grids, ode, pc
 
 # Datasets that read files from `data.data_dir`.
@@ -178,7 +178,7 @@ def _check_data(config) -> None:
 
 
 def _check_eval(config, devices: int) -> None:
-    """The `eval` section of --mode eval (evaluation.evaluate.EvalOptions)."""
+    """The `eval` section of --mode eval (modes.evaluate.EvalOptions)."""
     valid = {f.name for f in dataclasses.fields(EvalOptions)}
     for key in config.eval:
         if key not in valid:

@@ -128,7 +128,7 @@ def _crop_box(height: int, width: int, center_crop) -> tuple[int, int, int, int]
 def _read_image(f: Path, index: int, mode: str | None, size: tuple[int, int] | None, center_crop=None,
                 resize: str | None = None):
     """One image as uint8 [H, W, C] and its mode; errors name the file and its index."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError  # lazy: only image-folder data pays for Pillow's import
 
     try:
         with Image.open(f) as img:

@@ -28,7 +28,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+import datasets
 from common import checks
+from evaluation import inception, metrics
 
 Array = jax.Array
 
@@ -54,8 +56,6 @@ def inception_extractor(weights_path, *, resolution: int = 299) -> FeatureExtrac
     """The 2048-d pool features of the FID Inception-v3, with weights read (no pickle) from the
     user's .npz at `weights_path` (format and conversion: evaluation/inception.py). Grey images are
     repeated to RGB; every image is resized to `resolution` (299 for comparable FIDs)."""
-    from evaluation import inception
-
     weights = jax.tree.map(jnp.asarray, inception.load_weights(weights_path))
     run = jax.jit(inception.inception_pool_features, static_argnames="resolution")
     return FeatureExtractor("inception_pool3", lambda images: run(weights, images, resolution=resolution))
@@ -245,8 +245,6 @@ def image_metrics(
 ) -> dict[str, float]:
     """FID and KID (mean, std) of `samples` against `reference` (both [N, H, W, C] in [0, 1]) in
     the extractor's feature space. FID is biased upwards at small N: compare figures at equal N."""
-    from evaluation import metrics
-
     f1, f2 = extract_features(extractor, samples), extract_features(extractor, reference)
     kid = metrics.kid_from_features(f1, f2, subsets=kid_subsets, subset_size=kid_subset_size, seed=seed)
     return {"fid": metrics.fid_from_features(f1, f2), "kid": kid.mean, "kid_std": kid.std}
@@ -260,8 +258,6 @@ def digits_classifier(
     on two busy CPU cores; 97.0% held-out accuracy at both sizes with the defaults) and cached as
     `workdir/digits_classifier/digits_{image_size}px_seed{seed}_steps{steps}.npz`; later calls load
     the file (no pickle). The held-out accuracy is recomputed on every call."""
-    import datasets  # the only function here that needs the shipped data
-
     dataset = datasets.get_dataset("digits", image_size=image_size)
     model = digits_cnn(image_size, dataset.num_classes)
     path = Path(workdir) / "digits_classifier" / f"digits_{image_size}px_seed{seed}_steps{steps}.npz"

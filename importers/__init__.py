@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 
-from importers import convert, jax_msgpack, names
+from importers import convert, jax_msgpack, names, torch_pth  # torch_pth imports torch only when it reads a file
 from importers.convert import PaperCheckpoint, param_order
 
 __all__ = ["import_checkpoint", "read_checkpoint", "checkpoint_format", "PaperCheckpoint", "param_order", "names"]
@@ -45,8 +45,6 @@ def read_checkpoint(path: str, model, data_shape) -> PaperCheckpoint:
 
 def _read(path: str, target) -> PaperCheckpoint:
     if checkpoint_format(path) == "torch":
-        from importers import torch_pth  # imports torch
-
         ckpt = torch_pth.read(path, list(target))
     else:
         ckpt = jax_msgpack.read(path, list(target))
@@ -57,7 +55,7 @@ def _read(path: str, target) -> PaperCheckpoint:
 def import_checkpoint(exp, checkpoint: str, workdir: str, *, config_json: str) -> str:
     """Reads `checkpoint`, writes the workdir (nothing on failure) and returns a line saying what it did.
 
-    `exp` is the `training.run.Experiment` of the config; `config_json` is written as the workdir's
+    `exp` is the `modes.run.Experiment` of the config; `config_json` is written as the workdir's
     config.json (main.py passes the config as `--mode train` writes it)."""
     if not checkpoint:
         raise ValueError("--mode import needs --checkpoint=FILE (a score_sde checkpoint_<n> or a "

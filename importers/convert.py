@@ -2,7 +2,7 @@
 
 The readers (`jax_msgpack`, `torch_pth`) return a `PaperCheckpoint`: flat dicts from our parameter
 paths to NumPy arrays in our layouts. Here they are checked against the model built from the config,
-made into the TrainState that `training.run` trains and samples from, and written as a workdir.
+made into the TrainState that `modes.run` trains and samples from, and written as a workdir.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from common.seeds import key_for
 from training.checkpoints import Checkpoints, shape_mismatch
 from training.state import TrainState, init_train_state
 
@@ -73,8 +74,8 @@ def train_state(ckpt: PaperCheckpoint, target, optimizer: optax.GradientTransfor
     """The TrainState at the paper's step: raw weights -> params, EMA -> ema_params, Adam moments
     (where the file has them) -> optax's ScaleByAdamState, and every learning-rate schedule's count
     at the step (the warm-up continues where the paper's run was). Without moments Adam starts
-    afresh (count 0, zero moments). The key is the one `training.run.initial_state` uses."""
-    state_key = jax.random.split(jax.random.PRNGKey(seed))[1]
+    afresh (count 0, zero moments). The key is the one `modes.run.initial_state` uses."""
+    state_key = jax.random.split(key_for(seed, "init"))[1]
     state = init_train_state(state_key, _tree(ckpt.params, target), optimizer)
     step = jnp.asarray(ckpt.step, jnp.int32)
 

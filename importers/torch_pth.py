@@ -43,7 +43,7 @@ LEAVES = {"GroupNorm": {"weight": "scale"}, "Conv": {"weight": "kernel"}, "Dense
 
 def _torch():
     try:
-        import torch
+        import torch  # lazy: torch is optional (the [torch] extra), needed only to read a .pth
     except ImportError:
         raise ImportError(INSTALL_HINT) from None
     return torch

@@ -116,7 +116,7 @@ class TimeEmbedding(nn.Module):
     """The noise-level embedding of the paper's networks, [B] -> [B, 4 nf]: Gaussian Fourier
     features of log(labels) (the paper feeds log sigma for VE) or the sinusoidal embedding of the
     labels themselves (DDPM timesteps), followed by Dense(4 nf) - act - Dense(4 nf). With
-    'fourier' the labels must be > 0 (sigma for VE; for VP, (N - 1) t with t >= eps > 0).
+    'fourier' the labels must be > 0 (sigma for VE; for VP, (N - 1) t with t >= the smallest time > 0).
     """
 
     nf: int

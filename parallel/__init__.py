@@ -1,6 +1,6 @@
 """Data parallelism with JAX's SPMD machinery: a 1-D `Mesh` over a `data` axis, batches sharded
 along it, parameters replicated (or sharded FSDP-style). Library functions stay device-agnostic;
-the entry points (training/run.py, main.py) place data and parameters with these helpers and let
+the entry points (modes/run.py, main.py) place data and parameters with these helpers and let
 `jax.jit` partition the computation.
 
 Per-sample keys (samplers) and sharding-invariant random bits (`jax_threefry_partitionable`, on

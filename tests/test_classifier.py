@@ -182,8 +182,8 @@ def test_classifier_errors_name_the_argument():
         classifier.train_noise_conditional_classifier(sde, datasets.get_dataset("two_moons"), steps=1)
     with pytest.raises(ValueError, match="steps"):
         classifier.train_noise_conditional_classifier(sde, datasets.get_dataset("digits"), steps=0)
-    with pytest.raises(ValueError, match="eps"):
-        classifier.get_classifier_loss_fn(sde, classifier.NoisyClassifier(num_classes=2), eps=0.0)
+    with pytest.raises(ValueError, match="t_min"):
+        classifier.get_classifier_loss_fn(sde, classifier.NoisyClassifier(num_classes=2), t_min=0.0)
 
 
 # ----- the clean digits classifier and its cache ----------------------------------------------

@@ -27,7 +27,7 @@ import pytest
 import main
 import parallel
 from configs.builders import build_experiment
-from training import run
+from modes import run
 from training.checkpoints import Checkpoints
 from training.loop import DivergenceError, train_loop
 from training.state import TrainState, make_train_step

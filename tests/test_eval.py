@@ -6,9 +6,9 @@ import os
 import numpy as np
 
 from configs.builders import build_experiment, eval_options
-from evaluation.evaluate import evaluate
+from modes.evaluate import evaluate
 from test_pipeline import main_py, tiny_toy_config
-from training import run
+from modes import run
 
 
 def test_eval_rounds_resume(tmp_path):

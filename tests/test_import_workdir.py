@@ -16,7 +16,7 @@ import importers
 from configs.builders import build_experiment, build_model
 from importers import torch_pth
 from test_import import our_config, paper_file
-from training import run
+from modes import run
 from training.checkpoints import Checkpoints
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -156,7 +156,7 @@ def test_calibrate_learned_then_sample_through_the_config(tmp_path):
     sampling.learned_solver samples with it; a missing file or another nfe are named config errors."""
     from configs.builders import build_experiment
     from test_pipeline import tiny_toy_config
-    from training import run as run_lib
+    from modes import run as run_lib
 
     wd = str(tmp_path / "wd")
     c = tiny_toy_config(n_iters=5)

@@ -53,7 +53,7 @@ def test_continuous_loss_at_exact_score_matches_closed_form(sde_name):
     sde = make_sde(sde_name)
     score_fn = lambda params, x, t: gaussian_score(x, sde.alpha(t), sde.sigma(t))
     eps = 1e-5
-    mean, se = mc_estimate(get_loss_fn(sde, score_fn, eps=eps), None)
+    mean, se = mc_estimate(get_loss_fn(sde, score_fn, t_min=eps), None)
     t = np.linspace(eps, 1.0, 20001)
     expected = np.trapezoid(optimum(np.asarray(sde.alpha(t)), np.asarray(sde.sigma(t))), t) / (1.0 - eps)
     assert abs(mean - expected) < 5 * se + 2e-3, (mean, expected, se)
@@ -98,8 +98,8 @@ def test_discrete_subvp_and_discrete_likelihood_weighting_are_errors():
         get_loss_fn(make_sde("subvp"), score_fn, continuous=False)
     with pytest.raises(ValueError, match="likelihood_weighting"):
         get_loss_fn(make_sde("vp"), score_fn, continuous=False, likelihood_weighting=True)
-    with pytest.raises(ValueError, match="eps"):
-        get_loss_fn(make_sde("vp"), score_fn, eps=0.0)
+    with pytest.raises(ValueError, match="t_min"):
+        get_loss_fn(make_sde("vp"), score_fn, t_min=0.0)
 
 
 def test_no_recompilation_on_second_call():

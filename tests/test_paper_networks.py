@@ -23,7 +23,7 @@ from configs import default_digits, fields
 from configs.builders import build_experiment
 from models.ncsn import noise_index, tie_tol
 import samplers
-from training import run
+from modes import run
 from training.losses import get_loss_fn
 from training.state import make_train_step
 

@@ -12,7 +12,7 @@ import pytest
 
 from configs import default_digits, default_toy
 from configs.builders import build_experiment
-from training import controllable, run
+from modes import controllable, run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -158,7 +158,7 @@ def test_edm_weighted_loss_at_exact_score_matches_closed_form(sde_name):
     1 - sigma^2 tr((alpha^2 C + sigma^2 I)^{-1}) / D, integrated over t (see tests/test_losses.py)."""
     sde, sd, eps = make_sde(sde_name), 0.5, 1e-3
     score_fn = lambda params, x, t: gaussian_score(x, sde.alpha(t), sde.sigma(t))
-    loss_fn = jax.jit(losses.get_loss_fn(sde, score_fn, edm_sigma_data=sd, t_sampling="stratified", eps=eps))
+    loss_fn = jax.jit(losses.get_loss_fn(sde, score_fn, edm_sigma_data=sd, t_sampling="stratified", t_min=eps))
     vals = np.array([float(loss_fn(None, jax.random.PRNGKey(100 + i), data(jax.random.PRNGKey(i), 20000)))
                      for i in range(4)])
     t = np.linspace(eps, 1.0, 40001)
@@ -212,7 +212,7 @@ def test_importance_weighted_loss_is_unbiased(sde_name):
     est = {}
     for importance in (False, True):
         fn = jax.jit(losses.get_loss_fn(sde, score_fn, likelihood_weighting=True, importance_sampling=importance,
-                                        eps=eps))
+                                        t_min=eps))
         vals = np.array([float(fn(None, jax.random.PRNGKey(50 + i), data(jax.random.PRNGKey(i), 10000)))
                          for i in range(8)])
         est[importance] = (vals.mean(), vals.std(ddof=1) / np.sqrt(len(vals)))

@@ -11,7 +11,7 @@ from PIL import Image
 import main
 from configs import default_digits
 from configs.builders import build_experiment
-from training import run, sample_folder
+from modes import run, sample_folder
 
 
 TRAINING = dict(n_iters=2, batch_size=8, n_jitted_steps=1, log_freq=1, snapshot_freq=2,

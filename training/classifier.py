@@ -6,7 +6,7 @@ conditional score
     grad_x log p_t(x | y) = grad_x log p_t(x) + grad_x log p_t(y | x),
 
 where the second term comes from a classifier trained on perturbed data x_t = alpha(t) x_0 +
-sigma(t) z with t ~ U(eps, T) and the cross-entropy loss (Dhariwal & Nichol 2021 call this
+sigma(t) z with t ~ U(t_min, T) and the cross-entropy loss (Dhariwal & Nichol 2021 call this
 classifier guidance). The paper's classifier is a noise-conditional Wide ResNet; here it is a
 small CNN (an MLP for vector data).
 
@@ -28,7 +28,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
+import datasets
 from common import checks
+from datasets.preprocess import preprocess
+from evaluation.features import load_params, save_params
 from sde_lib import SDE, batch_mul
 from sde_lib.base import Array
 
@@ -98,15 +101,15 @@ def get_classifier_grad_fn(sde: SDE, model: nn.Module, params) -> ClassifierGrad
     return classifier_grad_fn
 
 
-def get_classifier_loss_fn(sde: SDE, model: nn.Module, *, eps: float = 1e-5):
+def get_classifier_loss_fn(sde: SDE, model: nn.Module, *, t_min: float = 1e-5):
     """`loss_fn(params, key, x0, y)`: mean cross-entropy of the classifier on x_t = alpha(t) x0 +
-    sigma(t) z, t ~ U(eps, T), z ~ N(0, I) (Song et al. 2021, App. I.1)."""
-    if not 0 < checks.number("eps", eps) < sde.T:
-        raise checks.ArgumentError("eps", eps, f"in (0, T={sde.T})")
+    sigma(t) z, t ~ U(t_min, T), z ~ N(0, I) (Song et al. 2021, App. I.1)."""
+    if not 0 < checks.number("t_min", t_min) < sde.T:
+        raise checks.ArgumentError("t_min", t_min, f"in (0, T={sde.T})")
 
     def loss_fn(params, key, x0, y):
         k_t, k_z = jax.random.split(key)
-        t = jax.random.uniform(k_t, x0.shape[:1], minval=eps, maxval=sde.T)
+        t = jax.random.uniform(k_t, x0.shape[:1], minval=t_min, maxval=sde.T)
         mean, std = sde.marginal_prob(x0, t)
         x_t = mean + batch_mul(std, jax.random.normal(k_z, x0.shape))
         logits = classifier_logits(sde, model, params, x_t, t)
@@ -117,21 +120,19 @@ def get_classifier_loss_fn(sde: SDE, model: nn.Module, *, eps: float = 1e-5):
 
 def train_noise_conditional_classifier(
     sde: SDE, dataset, *, steps: int, batch_size: int = 128, lr: float = 2e-3, seed: int = 0,
-    model: nn.Module | None = None, eps: float = 1e-5, centered: bool = True,
+    model: nn.Module | None = None, t_min: float = 1e-5, centered: bool = True,
 ):
     """Trains `model` (default `NoisyClassifier(num_classes=dataset.num_classes)`) on `dataset`'s
     labelled examples, perturbed by `sde`, with AdamW under a cosine schedule. Images are mapped by
     `datasets.preprocess(centered=centered)` to the score model's data space; vectors are used as
     they are. key(seed) splits once into the init key and the training key k; step i uses
     batch (seed, i) and fold_in(k, i). Returns params."""
-    from datasets.preprocess import preprocess
-
     if dataset.num_classes is None:
         raise ValueError(f"dataset must be labelled, got {dataset.name!r} with num_classes=None")
     checks.positive_int("steps", steps)
     checks.positive_int("batch_size", batch_size)
     model = NoisyClassifier(num_classes=dataset.num_classes) if model is None else model
-    loss_fn = get_classifier_loss_fn(sde, model, eps=eps)
+    loss_fn = get_classifier_loss_fn(sde, model, t_min=t_min)
     k_init, k_train = jax.random.split(jax.random.key(seed))
     params = jax.jit(model.init)(k_init, jnp.zeros((1, *dataset.shape)), jnp.zeros((1,)))["params"]
     tx = optax.adamw(optax.cosine_decay_schedule(lr, steps), weight_decay=1e-4)
@@ -168,9 +169,6 @@ def noisy_digits_classifier(
     `workdir/noisy_classifier/digits_{image_size}px_{sde hash}_...npz` (an .npz of named arrays,
     read without pickle). Returns (model, params, path); `get_classifier_grad_fn(sde, model, params)`
     gives the guidance term for `samplers.controllable`."""
-    import datasets
-    from evaluation.features import load_params, save_params
-
     dataset = datasets.get_dataset("digits", image_size=image_size)
     model = NoisyClassifier(num_classes=dataset.num_classes)
     path = noisy_classifier_path(

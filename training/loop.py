@@ -41,7 +41,7 @@ class MetricsLog:
             with open(self.path + ".tmp", "w") as f:
                 f.writelines(kept)
             os.replace(self.path + ".tmp", self.path)
-        from tensorboardX import SummaryWriter
+        from tensorboardX import SummaryWriter  # lazy: its protobuf import is slow, and only training logs
 
         self.writer = SummaryWriter(os.path.join(workdir, "tensorboard"), purge_step=resume_step + 1)
 

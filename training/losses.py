@@ -6,16 +6,16 @@ function `loss_fn(params, key, batch) -> scalar`. Nothing here knows about confi
 Options of the continuous loss, all written through the SDE's alpha(t), sigma(t) and log-SNR
 lambda(t) = log(alpha / sigma) only:
 
-* the times of a batch: independent t ~ U(eps, T) ("uniform"), or "stratified": one u_0 ~ U(0, 1)
-  and t_i = eps + (T - eps) ((u_0 + i / B) mod 1), each t_i still uniform but the batch spread
-  evenly over [eps, T] (the low-discrepancy sampler of Kingma et al. 2021, "Variational diffusion
+* the times of a batch: independent t ~ U(t_min, T) ("uniform"), or "stratified": one u_0 ~ U(0, 1)
+  and t_i = t_min + (T - t_min) ((u_0 + i / B) mod 1), each t_i still uniform but the batch spread
+  evenly over [t_min, T] (the low-discrepancy sampler of Kingma et al. 2021, "Variational diffusion
   models", App. I.1), which lowers the variance of the batch loss;
 * likelihood weighting lambda(t) = g(t)^2 (Song et al. 2021b, "Maximum likelihood training of
   score-based diffusion models"), optionally with importance sampling of t: for these SDEs
   g^2 = d sigma^2 / dt - 2 f sigma^2 with f = d log alpha / dt, so g(t)^2 / sigma(t)^2 = -2 lambda'(t),
   and drawing t with density proportional to g^2 / sigma^2 is drawing lambda uniformly on
-  [lambda(T), lambda(eps)]. The estimate 2 (lambda(eps) - lambda(T)) / (T - eps) |sigma s + z|^2 is
-  then unbiased for the likelihood-weighted loss under t ~ U(eps, T), with far lower variance;
+  [lambda(T), lambda(t_min)]. The estimate 2 (lambda(t_min) - lambda(T)) / (T - t_min) |sigma s + z|^2 is
+  then unbiased for the likelihood-weighted loss under t ~ U(t_min, T), with far lower variance;
 * EDM's loss weight (`edm_sigma_data`, with `models.Preconditioned` networks).
 """
 
@@ -52,17 +52,17 @@ def uniform_draws(key: Array, n: int, t_sampling: str = "uniform") -> Array:
     raise ValueError(f"t_sampling must be one of {T_SAMPLING}, got t_sampling={t_sampling!r}")
 
 
-def importance_times(sde: SDE, u: Array, eps: float) -> Array:
-    """Times with density -lambda'(t) / (lambda(eps) - lambda(T)) on [eps, T] (proportional to
-    g(t)^2 / sigma(t)^2) from uniform draws u: lambda = lambda(eps) - u (lambda(eps) - lambda(T))."""
-    lam_eps, lam_T = sde.log_snr(jnp.float32(eps)), sde.log_snr(jnp.float32(sde.T))
-    return jnp.clip(sde.t_from_log_snr(lam_eps - u * (lam_eps - lam_T)), eps, sde.T)
+def importance_times(sde: SDE, u: Array, t_min: float) -> Array:
+    """Times with density -lambda'(t) / (lambda(t_min) - lambda(T)) on [t_min, T] (proportional to
+    g(t)^2 / sigma(t)^2) from uniform draws u: lambda = lambda(t_min) - u (lambda(t_min) - lambda(T))."""
+    lam_min, lam_T = sde.log_snr(jnp.float32(t_min)), sde.log_snr(jnp.float32(sde.T))
+    return jnp.clip(sde.t_from_log_snr(lam_min - u * (lam_min - lam_T)), t_min, sde.T)
 
 
-def importance_density(sde: SDE, t: Array, eps: float) -> Array:
-    """The density of `importance_times` at t in [eps, T]: -lambda'(t) / (lambda(eps) - lambda(T))."""
+def importance_density(sde: SDE, t: Array, t_min: float) -> Array:
+    """The density of `importance_times` at t in [t_min, T]: -lambda'(t) / (lambda(t_min) - lambda(T))."""
     dlam = jax.vmap(jax.grad(lambda s: sde.log_snr(s)))(jnp.ravel(t)).reshape(jnp.shape(t))
-    return -dlam / (sde.log_snr(jnp.float32(eps)) - sde.log_snr(jnp.float32(sde.T)))
+    return -dlam / (sde.log_snr(jnp.float32(t_min)) - sde.log_snr(jnp.float32(sde.T)))
 
 
 def get_sde_loss_fn(
@@ -75,9 +75,10 @@ def get_sde_loss_fn(
     t_sampling: str = "uniform",
     t_density: str = "uniform_t",
     edm_sigma_data: float | None = None,
-    eps: float = 1e-5,
+    t_min: float = 1e-5,
 ):
-    """Continuous-time DSM with t ~ U(eps, T) (see the module docstring for the options).
+    """Continuous-time DSM with t ~ U(t_min, T), t_min the smallest training time (the config's
+    training.eps; see the module docstring for the options).
 
     Weighting lambda(t) = sigma(t)^2 by default: E || sigma(t) s(x_t, t) + z ||^2; with
     `likelihood_weighting`, lambda(t) = g(t)^2 (Song et al. 2021b): E g(t)^2 || s(x_t, t) + z / sigma(t) ||^2,
@@ -87,8 +88,8 @@ def get_sde_loss_fn(
     instead of t: a weighting of noise levels in the manner of EDM's p_train, more of the batch at
     low noise.
     """
-    if not 0 < checks.number("eps", eps) < sde.T:
-        raise checks.ArgumentError("eps", eps, f"in (0, T={sde.T})")
+    if not 0 < checks.number("t_min", t_min) < sde.T:
+        raise checks.ArgumentError("t_min", t_min, f"in (0, T={sde.T})")
     checks.choice("t_sampling", t_sampling, T_SAMPLING)
     checks.choice("t_density", t_density, T_DENSITIES)
     if importance_sampling and not likelihood_weighting:
@@ -106,13 +107,13 @@ def get_sde_loss_fn(
         k_t, k_z = jax.random.split(key)
         u = uniform_draws(k_t, batch.shape[0], t_sampling)
         logsnr_times = importance_sampling or t_density == "uniform_logsnr"
-        t = importance_times(sde, u, eps) if logsnr_times else eps + (sde.T - eps) * u
+        t = importance_times(sde, u, t_min) if logsnr_times else t_min + (sde.T - t_min) * u
         z = jax.random.normal(k_z, batch.shape)
         mean, std = sde.marginal_prob(batch, t)
         score = score_fn(params, mean + batch_mul(std, z), t)
         if importance_sampling:
-            lam_range = sde.log_snr(jnp.float32(eps)) - sde.log_snr(jnp.float32(sde.T))
-            losses = reduce(jnp.square(batch_mul(std, score) + z)) * (2.0 * lam_range / (sde.T - eps))
+            lam_range = sde.log_snr(jnp.float32(t_min)) - sde.log_snr(jnp.float32(sde.T))
+            losses = reduce(jnp.square(batch_mul(std, score) + z)) * (2.0 * lam_range / (sde.T - t_min))
         elif likelihood_weighting:
             g2 = sde.sde(jnp.zeros_like(batch), t)[1] ** 2
             losses = reduce(jnp.square(score + batch_mul(1.0 / std, z))) * g2
@@ -157,14 +158,14 @@ def get_loss_fn(
     t_density: str = "uniform_t",
     edm_sigma_data: float | None = None,
     reduce_mean: bool = True,
-    eps: float = 1e-5,
+    t_min: float = 1e-5,
 ):
     """The training objective: continuous DSM, or the discrete DDPM / SMLD loss."""
     if continuous:
         return get_sde_loss_fn(
             sde, score_fn, reduce_mean=reduce_mean, likelihood_weighting=likelihood_weighting,
             importance_sampling=importance_sampling, t_sampling=t_sampling, t_density=t_density,
-            edm_sigma_data=edm_sigma_data, eps=eps,
+            edm_sigma_data=edm_sigma_data, t_min=t_min,
         )
     if likelihood_weighting:
         raise checks.ArgumentError("likelihood_weighting", likelihood_weighting, message=(

@@ -51,7 +51,8 @@ def lr_schedule(*, lr: float, warmup: int = 0, decay: str = "constant", total_st
 def get_optimizer(*, lr: float, warmup: int = 0, grad_clip: float = -1.0, beta1: float = 0.9,
                   eps: float = 1e-8, weight_decay: float = 0.0, decay: str = "constant",
                   total_steps: int | None = None, final_lr: float = 0.0) -> optax.GradientTransformation:
-    """Adam with the learning rate of `lr_schedule` and global-norm gradient clipping (grad_clip < 0: none)."""
+    """Adam with the learning rate of `lr_schedule` and global-norm gradient clipping (grad_clip < 0: none);
+    `eps` is Adam's epsilon (optax's name, the config's optim.eps)."""
     checks.fraction("beta1", beta1)
     checks.positive("eps", eps)
     checks.number("weight_decay", weight_decay, low=0)

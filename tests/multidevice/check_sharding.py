@@ -12,8 +12,8 @@ import parallel
 import samplers
 from configs import default_toy
 from configs.builders import build_experiment
+from modes import run
 from sde_lib import VESDE, VPSDE, GaussianMixture
-from training import run
 
 assert jax.device_count() == 4, jax.devices()
 
@@ -99,7 +99,7 @@ def check_evaluation():
     import shutil
     import tempfile
 
-    from evaluation.evaluate import EvalOptions, evaluate
+    from modes.evaluate import EvalOptions, evaluate
 
     c = default_toy.get_config()
     c.training.n_iters = 8

@@ -21,12 +21,13 @@ import datasets
 import models
 import parallel
 import samplers
-from evaluation import features, metrics
+from common.seeds import key_for, seed_for
+from evaluation import features, metrics, stats
+from modes.run import Experiment, build_sample_fn, placed_initial_state
 from training.checkpoints import Checkpoints
 from training.losses import get_loss_fn
 from training.progress import bar as progress_bar
 from training.progress import line as progress_line
-from training.run import Experiment, build_sample_fn, placed_initial_state
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,15 +65,20 @@ def test_loss(exp: Experiment, params, batches) -> float:
     loss_fn = get_loss_fn(exp.sde, score_fn, **exp.loss_options)
     pre = (lambda key, x: datasets.preprocess(key, x, **exp.preprocess_options)) if exp.dataset.is_image else (
         lambda key, x: x)
-    fn = jax.jit(lambda params, key, x: loss_fn(params, key, pre(jax.random.fold_in(key, 1), x)))
-    key = jax.random.PRNGKey(exp.seed + 10)
+
+    def batch_loss(params, key, x):  # one key per batch, split once: preprocessing, then the loss's times and noise
+        k_pre, k_loss = jax.random.split(key)
+        return loss_fn(params, k_loss, pre(k_pre, x))
+
+    fn = jax.jit(batch_loss)
+    key = key_for(exp.seed, "eval_loss")
     return float(np.mean([fn(params, jax.random.fold_in(key, i), b) for i, b in enumerate(batches)]))
 
 
 def test_likelihood(exp: Experiment, params, batches, rtol: float, atol: float) -> dict:
     """Bits/dim of integer images (dequantized inside), or nats/dim of vector data."""
     score_fn = models.bind_params(models.get_score_fn(exp.sde, exp.model), params)
-    key = jax.random.PRNGKey(exp.seed + 11)
+    key = key_for(exp.seed, "eval_likelihood")
     dim = math.prod(exp.data_shape)
     if exp.dataset.is_image:
         fn = samplers.get_bpd_fn(exp.sde, centered=exp.preprocess_options.get("centered", True), rtol=rtol, atol=atol)
@@ -97,7 +103,7 @@ def draw_rounds(exp: Experiment, params, mesh, out_dir: str, num_samples: int, r
         path = os.path.join(out_dir, f"samples_{r}.npz")
         if not os.path.exists(path):
             sample_fn = sample_fn or build_sample_fn(exp, mesh, per_round)
-            x, nfe = sample_fn(jax.random.fold_in(jax.random.PRNGKey(exp.seed + 12), r), params)
+            x, nfe = sample_fn(jax.random.fold_in(key_for(exp.seed, "eval_samples"), r), params)
             _atomic_savez(path, samples=np.asarray(x), nfe=np.asarray(nfe))
         parts.append(np.load(path)["samples"])
         bar.update(1)
@@ -120,7 +126,7 @@ def sample_metrics(exp: Experiment, samples: np.ndarray, workdir: str, options: 
     """FID/KID in the digits classifier's (or Inception's) feature space, FID against a statistics
     file (`options.stats`), or distances to fresh data (vectors)."""
     if not exp.dataset.is_image:
-        fresh = exp.dataset.train_batch(exp.seed + 99, 0, len(samples))[0]
+        fresh = exp.dataset.train_batch(seed_for(exp.seed, "metrics_data"), 0, len(samples))[0]
         log_prob = exp.dataset.log_prob if exp.dataset.log_prob(fresh[:2]) is not None else None
         return metrics.toy_metrics(samples, fresh, log_prob)
     extractor, clf = image_extractor(exp, workdir, options.inception)
@@ -128,8 +134,6 @@ def sample_metrics(exp: Experiment, samples: np.ndarray, workdir: str, options: 
         return {}  # Inception features need the user's weights file: eval.inception
     images = np.asarray(datasets.postprocess(jnp.asarray(samples), exp.preprocess_options.get("centered", True)))
     if options.stats:
-        from evaluation import stats
-
         return {"fid": stats.fid_to_stats(features.extract_features(extractor, images), stats.load_stats(options.stats))}
     real = np.concatenate([x for x, _ in exp.dataset.eval_batches(500)]) / 255.0
     out = features.image_metrics(extractor, images, real, kid_subset_size=min(200, len(images), len(real)))

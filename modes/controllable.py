@@ -14,10 +14,13 @@ import numpy as np
 import datasets
 import models
 import parallel
-import visualize
 import samplers
+import visualize
+from common.seeds import key_for
+from evaluation.features import classification_accuracy, digits_classifier
+from modes.run import Experiment, restore_state
 from samplers import controllable
-from training.run import Experiment, restore_state
+from training.classifier import get_classifier_grad_fn, noisy_digits_classifier
 
 # The controllable samplers take the PC options (none of the ODE / fast-solver ones).
 _PC_OPTIONS = samplers.METHODS["pc"].options
@@ -32,8 +35,8 @@ def _setup(exp: Experiment, workdir: str, num: int):
     os.makedirs(out_dir, exist_ok=True)
     real = np.concatenate([x for x, _ in exp.dataset.eval_batches(num)])[:num]
     centered = exp.preprocess_options.get("centered", True)
-    data = datasets.preprocess(None, jnp.asarray(real), centered=centered)
-    return score_fn, options, out_dir, data, centered, int(state.step)
+    images = datasets.preprocess(None, jnp.asarray(real), centered=centered)
+    return score_fn, options, out_dir, images, centered, int(state.step)
 
 
 def _pictures(out_dir: str, name: str, centered: bool, rows: dict) -> str:
@@ -53,14 +56,14 @@ def _require_images(exp: Experiment, mode: str):
 def inpaint(exp: Experiment, workdir: str, num: int = 16) -> str:
     """Fills the right half of held-out images."""
     _require_images(exp, "inpaint")
-    score_fn, options, out_dir, data, centered, step = _setup(exp, workdir, num)
-    mask = jnp.ones(data.shape).at[:, :, data.shape[2] // 2:, :].set(0.0)
-    fn = controllable.get_inpaint_sampler(exp.sde, data.shape, **options)
-    x, _ = jax.jit(lambda k: fn(k, score_fn, data, mask))(jax.random.PRNGKey(exp.seed + 20))
-    np.savez(os.path.join(out_dir, "inpaint.npz"), data=np.asarray(data), mask=np.asarray(mask), samples=np.asarray(x))
+    score_fn, options, out_dir, images, centered, step = _setup(exp, workdir, num)
+    mask = jnp.ones(images.shape).at[:, :, images.shape[2] // 2:, :].set(0.0)
+    fn = controllable.get_inpaint_sampler(exp.sde, images.shape, **options)
+    x, _ = jax.jit(lambda k: fn(k, score_fn, images, mask))(key_for(exp.seed, "inpaint"))
+    np.savez(os.path.join(out_dir, "inpaint.npz"), data=np.asarray(images), mask=np.asarray(mask), samples=np.asarray(x))
     lo = -1.0 if centered else 0.0
-    return _pictures(out_dir, "inpaint", centered, {"input": data * mask + lo * (1 - mask), "mask": 2 * mask - 1 if centered else mask,
-                                                    "output": x, "original": data})
+    return _pictures(out_dir, "inpaint", centered, {"input": images * mask + lo * (1 - mask), "mask": 2 * mask - 1 if centered else mask,
+                                                    "output": x, "original": images})
 
 
 def colorize(exp: Experiment, workdir: str, num: int = 16) -> str:
@@ -69,20 +72,17 @@ def colorize(exp: Experiment, workdir: str, num: int = 16) -> str:
     if exp.data_shape[-1] != 3:
         raise ValueError(f"--mode colorize needs RGB images, got {exp.data_shape[-1]} channel(s) "
                          f"(data.dataset={exp.dataset.name!r})")
-    score_fn, options, out_dir, data, centered, step = _setup(exp, workdir, num)
-    gray = controllable.to_grayscale(data)
-    fn = controllable.get_colorization_sampler(exp.sde, data.shape, **options)
-    x, _ = jax.jit(lambda k: fn(k, score_fn, gray))(jax.random.PRNGKey(exp.seed + 21))
+    score_fn, options, out_dir, images, centered, step = _setup(exp, workdir, num)
+    gray = controllable.to_grayscale(images)
+    fn = controllable.get_colorization_sampler(exp.sde, images.shape, **options)
+    x, _ = jax.jit(lambda k: fn(k, score_fn, gray))(key_for(exp.seed, "colorize"))
     np.savez(os.path.join(out_dir, "colorize.npz"), gray=np.asarray(gray), samples=np.asarray(x))
-    return _pictures(out_dir, "colorize", centered, {"input": jnp.repeat(gray, 3, -1), "output": x, "original": data})
+    return _pictures(out_dir, "colorize", centered, {"input": jnp.repeat(gray, 3, -1), "output": x, "original": images})
 
 
 def conditional(exp: Experiment, workdir: str, num: int = 100, scale: float = 1.0) -> dict:
     """Class-conditional samples (10 per class of the digits) guided by a noise-conditional classifier
     trained on noisy digits (cached in the workdir); reports how often the clean classifier agrees."""
-    from evaluation.features import classification_accuracy, digits_classifier
-    from training.classifier import get_classifier_grad_fn, noisy_digits_classifier
-
     _require_images(exp, "conditional")
     if exp.dataset.name != "digits":
         raise ValueError(f"--mode conditional trains its classifier on the digits, got data.dataset={exp.dataset.name!r}")
@@ -93,7 +93,7 @@ def conditional(exp: Experiment, workdir: str, num: int = 100, scale: float = 1.
     labels = jnp.arange(num) % exp.dataset.num_classes
     fn = controllable.get_conditional_sampler(exp.sde, (num,) + exp.data_shape, **options)
     guided = lambda x, t, y: scale * grad_fn(x, t, y)  # noqa: E731
-    x, _ = jax.jit(lambda k: fn(k, score_fn, guided, labels))(jax.random.PRNGKey(exp.seed + 22))
+    x, _ = jax.jit(lambda k: fn(k, score_fn, guided, labels))(key_for(exp.seed, "conditional"))
     images = np.asarray(datasets.postprocess(x, centered))
     clf = digits_classifier(workdir, image_size=size, seed=exp.seed)
     accuracy = classification_accuracy(clf.classify, images, np.asarray(labels))

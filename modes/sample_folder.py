@@ -23,9 +23,10 @@ from common import checks
 import models
 import parallel
 import samplers
+from common.seeds import key_for
+from modes.run import Experiment, restore_state, save_pictures
 from training.progress import bar as progress_bar
 from training.progress import line as progress_line
-from training.run import Experiment, restore_state, save_pictures
 
 PARTS = "parts"
 
@@ -105,7 +106,7 @@ def sample_to_folder(exp: Experiment, workdir: str, out_dir: str, num_samples: i
     if todo:
         progress_line(f"sampling {len(todo)} of {num_samples} samples ({exp.sampling_method}, step {step} "
                       f"checkpoint) in batches of {batch_size} into {out_dir}")
-        fn = build_indexed_sample_fn(exp, mesh, batch_size, jax.random.PRNGKey(exp.seed + 2))
+        fn = build_indexed_sample_fn(exp, mesh, batch_size, key_for(exp.seed, "sample_folder"))
         bar = progress_bar(total=num_samples, initial=num_samples - len(todo), desc="sample", unit="sample")
         try:
             for start in range(0, len(todo), batch_size):

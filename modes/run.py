@@ -19,6 +19,7 @@ import models
 import parallel
 import samplers
 import visualize
+from common.seeds import key_for, seed_for
 from sde_lib import SDE
 from training import lifecycle
 from training.checkpoints import Checkpoints, check_newest
@@ -59,7 +60,7 @@ class Experiment:
 
 
 def initial_state(exp: Experiment) -> TrainState:
-    init_key, state_key = jax.random.split(jax.random.PRNGKey(exp.seed))
+    init_key, state_key = jax.random.split(key_for(exp.seed, "init"))
     params = models.init_params(exp.model, init_key, (1,) + exp.data_shape)
     return init_train_state(state_key, params, exp.optimizer)
 
@@ -125,8 +126,8 @@ def save_pictures(exp: Experiment, samples: np.ndarray, path: str, title: str) -
     if exp.dataset.is_image:
         images = datasets.postprocess(jnp.asarray(samples), exp.preprocess_options.get("centered", True))
         return visualize.save_image_grid(path, np.asarray(images), title)
-    data = exp.dataset.train_batch(exp.seed + 1, 0, len(samples))[0]
-    return visualize.save_scatter(path, samples, data, title)
+    points = exp.dataset.train_batch(seed_for(exp.seed, "plot_data"), 0, len(samples))[0]
+    return visualize.save_scatter(path, samples, points, title)
 
 
 def train(exp: Experiment, workdir: str, *, progress: bool = True) -> TrainState:
@@ -145,7 +146,7 @@ def train(exp: Experiment, workdir: str, *, progress: bool = True) -> TrainState
             return
         path = os.path.join(workdir, "snapshots", f"samples_{step}.png")
         progress_line(f"step {step}: drawing {exp.num_samples} {exp.sampling_method} samples for {path}")
-        samples, _ = snapshot_sampler(jax.random.PRNGKey(exp.seed + 1), state.ema_params)
+        samples, _ = snapshot_sampler(key_for(exp.seed, "snapshot_samples"), state.ema_params)
         save_pictures(exp, np.asarray(samples), path, f"EMA samples at step {step}")
 
     with lifecycle.StopOnSignals() as stop:
@@ -190,7 +191,7 @@ def sample(exp: Experiment, workdir: str) -> tuple[str, str]:
     state = restore_state(exp, workdir, mesh)
     step = int(state.step)
     progress_line(f"drawing {exp.num_samples} {exp.sampling_method} samples from the step {step} checkpoint")
-    samples, nfe = build_sample_fn(exp, mesh)(jax.random.PRNGKey(exp.seed + 2), state.ema_params)
+    samples, nfe = build_sample_fn(exp, mesh)(key_for(exp.seed, "sample"), state.ema_params)
     samples = np.asarray(samples)
     out_dir = os.path.join(workdir, "samples")
     os.makedirs(out_dir, exist_ok=True)
@@ -216,7 +217,7 @@ def calibrate(exp: Experiment, workdir: str, *, pilot: int, n_iters: int):
     state = restore_state(exp, workdir, parallel.make_mesh(1))
     score_fn = models.bind_params(models.get_score_fn(exp.sde, exp.model), state.ema_params)
     options = dict(exp.sampling_options)
-    key = jax.random.PRNGKey(exp.seed + 3)
+    key = key_for(exp.seed, "calibrate")
     shape = (pilot,) + exp.data_shape
     what_fit = f"learned {options.get('base', 'unipc')} solver" if learned else f"{exp.sampling_method} grid"
     progress_line(f"calibrate: fitting the {what_fit} to the step {int(state.step)} checkpoint "
