@@ -166,10 +166,10 @@ def test_times_only_phase_is_calibrate_grid(x64):
 
     sde = make_sde("vp")
     score = MIX.score_fn(sde)
-    common = dict(key=jax.random.PRNGKey(2), nfe=6, learning_rate=0.05, progress=False)
-    grid = calibrate_grid(sde, (32, 2), "unipc", score, n_iters=9, order=2, **common)
-    fit = fit_learned_solver(sde, (32, 2), score, n_iters=9, times_only_iters=8, validation=0.0, trim=None,
-                             order=2, **common)  # the 9th step is on the coefficients too, after the last iterate
+    common = dict(key=jax.random.PRNGKey(2), nfe=4, learning_rate=0.05, progress=False)
+    grid = calibrate_grid(sde, (16, 2), "unipc", score, n_iters=5, order=2, **common)
+    fit = fit_learned_solver(sde, (16, 2), score, n_iters=5, times_only_iters=4, validation=0.0, trim=None,
+                             order=2, **common)  # the 5th step is on the coefficients too, after the last iterate
     np.testing.assert_allclose(fit.train_errors, grid.errors, rtol=1e-9)
     np.testing.assert_array_equal(fit.errors, fit.train_errors)  # no split: selected on the fitted pilots
     assert np.all(fit.solver.pred == 0) and np.all(fit.solver.corr == 0)
@@ -184,11 +184,11 @@ def test_validation_error_is_the_trimmed_error_of_the_held_out_pilots():
     sde = make_sde("vp")
     score = MIX.score_fn(sde)
     key = jax.random.PRNGKey(5)
-    fit = fit_learned_solver(sde, (40, 2), score, key=key, nfe=4, order=2, n_iters=2, times_only_iters=1, trim=0.05,
+    fit = fit_learned_solver(sde, (40, 2), score, key=key, nfe=3, order=2, n_iters=1, times_only_iters=0, trim=0.05,
                              progress=False)
     x_pilot, teacher = calibrate.pilot_and_teacher(sde, (40, 2), score, key=key, eps=sde.sampling_eps, tol=1e-6,
                                                    denoise=False)
-    out, _ = run(sde, score, (40, 2), "unipc", x_init=x_pilot, nfe=4, order=2)
+    out, _ = run(sde, score, (40, 2), "unipc", x_init=x_pilot, nfe=3, order=2)
     per_sample = np.sum((np.asarray(out) - np.asarray(teacher)) ** 2, -1) / (2 * np.mean(np.asarray(teacher) ** 2))
     assert np.max(per_sample[30:]) > 0.05**2  # the cap acts on some held-out pilot
     want = np.sqrt(np.mean(np.minimum(per_sample[30:], 0.05**2)))
