@@ -19,7 +19,8 @@ writes DIR/benchmark.md (also printed) and DIR/solvers_<problem>.png. Sections (
    noise as the calibrated grids; 256 of them held out to pick the iterate). The fitted rows are
    also evaluated on 4096 samples of a third noise (not in --quick): the error they are expected
    to have, where the 1000 evaluated samples hold only a few trajectories near a mode boundary.
-   `last_step`: the multistep solvers with and without `lower_order_final`. `peers`: diffusers' and k-diffusion's samplers (benchmarks/peers.py).
+   `last_step`: the multistep solvers with and without `lower_order_final`. `peers`: diffusers' and
+   k-diffusion's samplers (benchmarks/peers.py).
 2. Sampling overhead: a fixed-step sampler's wall time / (NFE x one jitted score evaluation) for
    a small DDPM++ U-Net on 16x16 images (random weights; the cost does not depend on them).
 3. The jitted `ode` sampler (diffrax Dopri5) against scipy's RK45 `solve_ivp` on the host, the
@@ -533,8 +534,8 @@ def best_fixed_step(rows) -> str:
 
 def calibration_table(rows) -> str:
     checked = any("check_err" in r for r in rows)
-    lines = ["| sampler | NFE | pilot rel. error, base on logsnr grid | pilot rel. error, fitted | fit time (s), load | "
-             "rel. error (mode switches), the evaluated samples |"
+    lines = ["| sampler | NFE | pilot rel. error, base on logsnr grid | pilot rel. error, fitted | "
+             "fit time (s), load | rel. error (mode switches), the evaluated samples |"
              + (f" the same, {CHECK} samples of a third noise |" if checked else ""),
              "|---|---|---|---|---|---|" + ("---|" if checked else "")]
     for r in rows:

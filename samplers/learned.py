@@ -311,7 +311,7 @@ def fit_learned_solver(
     denoise: bool = False,
     init="logsnr",
     n_iters: int = 300,
-    times_only_iters: int = 150,
+    times_only_iters: int | None = None,
     validation: float = 0.25,
     trim: float | None = None,
     learning_rate: float = 0.05,
@@ -326,10 +326,10 @@ def fit_learned_solver(
     noise to evaluate it); its last `validation` fraction is held out of the Adam steps and picks
     the iterate returned, so the returned solver's error on it is never above the base's. `init` is
     the starting grid (a name or explicit times) or a LearnedSolver to continue from. The first
-    `times_only_iters` Adam steps move the times alone (`samplers.calibrate_grid`'s fit), so the
-    coefficients start from the base solver on its calibrated grid; then times and coefficients
-    together. Step sizes: `learning_rate` on the grid's log-SNR logits, `coefficient_rate` on the
-    corrections.
+    `times_only_iters` (default: half of `n_iters`) Adam steps move the times alone (the fit of
+    `samplers.calibrate_grid`), so the coefficients start from the base solver on its calibrated
+    grid; then times and coefficients together. Step sizes: `learning_rate` on the grid's log-SNR
+    logits, `coefficient_rate` on the corrections.
 
     The loss is the relative mean squared error, the mean over the pilots of e_b^2 with e_b the
     relative error of pilot b (`per_sample_errors`), or with `trim` of min(e_b^2, trim^2). A few
@@ -349,6 +349,7 @@ def fit_learned_solver(
                   denoise=denoise)
     if not (isinstance(n_iters, int) and n_iters >= 1):
         raise ValueError(f"n_iters must be an integer >= 1, got n_iters={n_iters!r}")
+    times_only_iters = n_iters // 2 if times_only_iters is None else times_only_iters
     if not (isinstance(times_only_iters, int) and 0 <= times_only_iters < n_iters):
         raise ValueError(f"times_only_iters must be an integer in [0, n_iters={n_iters}), got "
                          f"times_only_iters={times_only_iters!r}")
@@ -401,7 +402,8 @@ def fit_learned_solver(
     best, best_params, errors, train_errors = np.inf, params, [], []
     bar = tqdm(range(n_iters), desc=f"fitting learned {base}-{order} ({n} steps)", disable=not progress)
     for i in bar:
-        new_params, opt_state, value, held_out = update(params, opt_state, jnp.asarray(float(i >= times_only_iters), dtype))
+        coefficients_on = jnp.asarray(float(i >= times_only_iters), dtype)
+        new_params, opt_state, value, held_out = update(params, opt_state, coefficients_on)
         train_errors.append(float(np.sqrt(value)))
         errors.append(float(np.sqrt(held_out)))
         if held_out < best:  # both values are at params, before this step

@@ -150,7 +150,8 @@ def test_bad_files_and_options_raise_naming_them(fitted, tmp_path):
         fit_learned_solver(sde, (4, 2), MIX.score_fn(sde), key=jax.random.PRNGKey(0), n_iters=0)
     with pytest.raises(ValueError, match="coefficient_rate must be > 0"):
         fit_learned_solver(sde, (4, 2), MIX.score_fn(sde), key=jax.random.PRNGKey(0), coefficient_rate=0.0)
-    with pytest.raises(ValueError, match=r"times_only_iters must be an integer in \[0, n_iters=5\), got times_only_iters=5"):
+    with pytest.raises(ValueError, match=r"times_only_iters must be an integer in \[0, n_iters=5\), got "
+                                         r"times_only_iters=5"):
         fit_learned_solver(sde, (4, 2), MIX.score_fn(sde), key=jax.random.PRNGKey(0), n_iters=5, times_only_iters=5)
     with pytest.raises(ValueError, match="validation must be a fraction in .* got validation=1.0 of batch 4"):
         fit_learned_solver(sde, (4, 2), MIX.score_fn(sde), key=jax.random.PRNGKey(0), validation=1.0)
