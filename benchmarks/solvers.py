@@ -15,9 +15,12 @@ writes DIR/benchmark.md (also printed) and DIR/solvers_<problem>.png. Sections (
    "calibrated" rows sample on a grid fitted by `samplers.calibrate_grid` to 256 pilot
    trajectories drawn from other noise than the evaluated samples' (fit time reported).
    Also a 32-D mixture of 5 anisotropic components of unequal weight (VP). "learned" rows sample
-   with a solver fitted by `samplers.fit_learned_solver` to 512 pilot trajectories (same pilot
-   noise as the calibrated grids). `last_step`: the multistep solvers with and without
-   `lower_order_final`. `peers`: diffusers' and k-diffusion's samplers (benchmarks/peers.py).
+   with a solver fitted by `samplers.fit_learned_solver` to 1024 pilot trajectories (same pilot
+   noise as the calibrated grids; 256 of them held out to pick the iterate). The fitted rows are
+   also evaluated on 4096 samples of a third noise (not in --quick): the error they are expected
+   to have, where the 1000 evaluated samples hold only a few trajectories near a mode boundary.
+   `last_step`: the multistep solvers with and without `lower_order_final`. `peers`: diffusers' and
+   k-diffusion's samplers (benchmarks/peers.py).
 2. Sampling overhead: a fixed-step sampler's wall time / (NFE x one jitted score evaluation) for
    a small DDPM++ U-Net on 16x16 images (random weights; the cost does not depend on them).
 3. The jitted `ode` sampler (diffrax Dopri5) against scipy's RK45 `solve_ivp` on the host, the
@@ -50,7 +53,9 @@ QUICK_NFES = (10, 20)
 CALIBRATED = "calibrated"  # grid option of an Entry: fit the grid with calibrate_grid first
 CALIBRATION = dict(pilot=256, n_iters=200, max_nfe=50)
 TO_FIT = "fit"  # learned_solver option of an Entry: fit it with fit_learned_solver first
-LEARNING = dict(pilot=512, n_iters=200, learning_rate=0.02, coefficient_rate=0.003, max_nfe=20)
+LEARNING = dict(pilot=1024, n_iters=300, times_only_iters=150, validation=0.25, trim=0.25, learning_rate=0.05,
+                coefficient_rate=0.003, max_nfe=20)
+CHECK = 4096  # fitted rows: also evaluated on this many samples of a third noise (the expected error)
 
 
 class Entry(NamedTuple):
@@ -126,7 +131,7 @@ def calibrate_entry(sde: SDE, score_fn, shape, entry: Entry, key) -> tuple[Entry
     fit = calibrate_grid(sde, (CALIBRATION["pilot"],) + tuple(shape[1:]), entry.method, score_fn, key=key,
                          n_iters=CALIBRATION["n_iters"], nfe=entry.nfe, progress=False, **options)
     info = {"fit_seconds": time.perf_counter() - start, "pilot_err": fit.final_error,
-            "pilot_err_init": fit.initial_error}
+            "pilot_err_init": fit.initial_error, "load": _load()}
     return entry._replace(options={**options, "grid": fit.grid}), info
 
 
@@ -138,8 +143,19 @@ def fit_entry(sde: SDE, score_fn, shape, entry: Entry, key) -> tuple[Entry, dict
     settings = {k: v for k, v in LEARNING.items() if k not in ("pilot", "max_nfe")}
     fit = fit_learned_solver(sde, (LEARNING["pilot"],) + tuple(shape[1:]), score_fn, key=key, nfe=entry.nfe,
                              progress=False, **settings, **options)
-    info = {"fit_seconds": fit.seconds, "pilot_err": fit.final_error, "pilot_err_init": fit.initial_error}
+    info = {"fit_seconds": fit.seconds, "pilot_err": fit.final_error, "pilot_err_init": fit.initial_error,
+            "load": _load()}
     return entry._replace(options={"learned_solver": fit.solver}), info
+
+
+def _load() -> float:
+    """The 1-minute load average (the machine is shared: fit times scale with it); nan where unknown."""
+    try:
+        import os
+
+        return float(os.getloadavg()[0])
+    except (OSError, AttributeError):
+        return float("nan")
 
 
 def build_sampler(sde: SDE, shape, entry: Entry):
@@ -201,6 +217,14 @@ def converged_reference(sde: SDE, score_fn, x_init, *, eps=None, tol=1e-10, floa
         return np.asarray(solve(x), np.float64)
 
 
+def relative_errors(x, ref) -> tuple[float, int]:
+    """(relative RMS error of x against ref, count of samples whose own error, relative to the RMS norm
+    of ref, is > 0.5: ending in another mode)."""
+    x, ref = (np.asarray(a, np.float64).reshape(len(a), -1) for a in (x, ref))
+    per_sample = np.sqrt(np.sum((x - ref) ** 2, -1) / np.mean(np.sum(ref**2, -1)))
+    return float(np.sqrt(np.mean(per_sample**2))), int(np.sum(~(per_sample <= 0.5)))
+
+
 def _timed(fn, *args):
     """Compiles and runs fn once, then returns (output, wall seconds of a second run)."""
     jax.block_until_ready(fn(*args))
@@ -220,7 +244,7 @@ def _best_of(repeats: int, fn, *args) -> float:
 
 
 def evaluate_samplers(sde: SDE, score_fn, data_ref, shape, methods_and_nfes, key, *, log_prob=None,
-                      reference: bool = True, reference_float64: bool = True) -> list[dict]:
+                      reference: bool = True, reference_float64: bool = True, check: int = 0) -> list[dict]:
     """Runs every Entry of `methods_and_nfes` from the same prior draw and measures it.
 
     data_ref: at least 2 * shape[0] data points (held-out data for a trained network; more gives
@@ -228,7 +252,9 @@ def evaluate_samplers(sde: SDE, score_fn, data_ref, shape, methods_and_nfes, key
     B random points of data_ref and the rest. log_prob(x [B, D]) -> [B]: the data's exact log-density, if known. Rows:
     label, method, budget, nfe (mean of the reported), rel_err (deterministic methods, against
     `converged_reference`), sw2, sw2_floor(_std), loglik, loglik_data, us_per_sample. Format them
-    with `format_section`.
+    with `format_section`. With `check` > 0, rows of fitted samplers (calibrated grids, learned
+    solvers) also get check_err, check_flips: the relative RMS error and the count of samples ending in
+    another mode on `check` samples of a third noise (neither the evaluated nor the pilot one).
     """
     batch = shape[0]
     data_ref = np.asarray(data_ref, np.float64).reshape(len(data_ref), -1)
@@ -246,6 +272,10 @@ def evaluate_samplers(sde: SDE, score_fn, data_ref, shape, methods_and_nfes, key
     common = {"sw2_floor": float(np.mean(floors)), "sw2_floor_std": float(np.std(floors)), "batch": batch}
     if log_prob is not None:
         common["loglik_data"] = float(jnp.mean(log_prob(jnp.asarray(held_out, jnp.float32))))
+    x_check = ref_check = None
+    if check and reference:
+        x_check = sde.prior_sampling(jax.random.fold_in(key, 7), (check,) + tuple(shape[1:]))
+        ref_check = converged_reference(sde, score_fn, x_check, float64=reference_float64)
     rows = []
     for entry in methods_and_nfes:
         extra = {}
@@ -269,6 +299,10 @@ def evaluate_samplers(sde: SDE, score_fn, data_ref, shape, methods_and_nfes, key
             row["median_flips"] = (float(np.median(per_sample)), int(np.sum(~(per_sample <= 0.5))))
         if log_prob is not None:
             row["loglik"] = float(jnp.mean(log_prob(jnp.asarray(x, jnp.float32))))
+        if x_check is not None and extra:
+            fn = build_sampler(sde, x_check.shape, entry)
+            x = np.asarray(jax.jit(lambda k, x0, f=fn: f(k, score_fn, x0)[0])(key, x_check), np.float64)
+            row["check_err"], row["check_flips"] = relative_errors(x, ref_check)
         rows.append(row)
     return rows
 
@@ -361,7 +395,10 @@ def format_section(title: str, rows, nfes) -> str:
         out += [f"Calibrated grids (`samplers.calibrate_grid`, {CALIBRATION['pilot']} pilot trajectories from "
                 f"other noise, {CALIBRATION['n_iters']} Adam steps) and learned solvers "
                 f"(`samplers.fit_learned_solver`, {LEARNING['pilot']} pilot trajectories from the same other noise, "
-                f"{LEARNING['n_iters']} Adam steps); the error on the pilot batch itself:", "",
+                f"{LEARNING['validation']:g} of them held out to pick the iterate, {LEARNING['n_iters']} Adam steps, "
+                f"the first {LEARNING['times_only_iters']} on the times alone, per-pilot errors trimmed at "
+                f"{LEARNING['trim']:g}); the pilot error (learned: on the held-out pilots, trimmed), the fit time with "
+                "the machine's 1-minute load average, and the error on the evaluated samples and on other noise:", "",
                 calibration_table(rows), ""]
     if has_ref:
         out += [best_fixed_step(rows), ""]
@@ -438,7 +475,7 @@ def analytic_section(workdir: Path, *, quick: bool, names=None, nfes=None, rows_
         data = prob.gm.sample(key_data, 6 * batch)
         entries = [e for e in analytic_entries(name, nfes, quick) if rows_filter is None or rows_filter(e.label)]
         rows = evaluate_samplers(prob.sde, prob.score_fn, data, (batch, prob.gm.dim), entries, key_prior,
-                                 log_prob=prob.log_prob)
+                                 log_prob=prob.log_prob, check=0 if quick else CHECK)
         plot_problem(rows, prob.title.split(" (")[0] + ", " + type(prob.sde).__name__, workdir / f"solvers_{name}.png")
         out.append(format_section(f"{prob.title}, {batch} samples", rows, nfes))
         if emit is not None:
@@ -497,12 +534,19 @@ def best_fixed_step(rows) -> str:
 
 
 def calibration_table(rows) -> str:
-    lines = ["| sampler | NFE | pilot rel. error, base on logsnr grid | pilot rel. error, fitted | fit time (s) |",
-             "|---|---|---|---|---|"]
+    checked = any("check_err" in r for r in rows)
+    lines = ["| sampler | NFE | pilot rel. error, base on logsnr grid | pilot rel. error, fitted | "
+             "fit time (s), load | rel. error (mode switches), the evaluated samples |"
+             + (f" the same, {CHECK} samples of a third noise |" if checked else ""),
+             "|---|---|---|---|---|---|" + ("---|" if checked else "")]
     for r in rows:
         if "fit_seconds" in r:
-            lines.append(f"| {r['label']} | {r['budget']} | {r['pilot_err_init']:.1e} | {r['pilot_err']:.1e} | "
-                         f"{r['fit_seconds']:.0f} |")
+            flips = r["median_flips"][1] if "median_flips" in r else 0
+            line = (f"| {r['label']} | {r['budget']} | {r['pilot_err_init']:.1e} | {r['pilot_err']:.1e} | "
+                    f"{r['fit_seconds']:.0f}, {r['load']:.1f} | {_fmt(r.get('rel_err'), 'err')} ({flips}) |")
+            if checked:
+                line += f" {_fmt(r.get('check_err'), 'err')} ({r.get('check_flips', '—')}) |"
+            lines.append(line)
     return "\n".join(lines)
 
 

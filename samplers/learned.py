@@ -23,11 +23,17 @@ conditions (sum_j w_j r_j^k = k! phi_(k+1)(-h) / phi_1(-h)) are not imposed: the
 for a lower error at its one NFE budget on this score, so the fitted coefficients are for that
 NFE only, and a learned file does not converge as the NFE grows (it has none other).
 
-The times are fitted as in `samplers.calibrate_grid` (softmax of log-SNR steps). The fit
-(`fit_learned_solver`) minimises the relative mean squared distance to the converged
-probability-flow solution from a pilot batch of prior noise, by Adam through the sampler, and keeps
-the best iterate, so its pilot error is never above the base's. A fitted solver is a
-`LearnedSolver` (times + coefficients + what it was fitted for), saved as a small .npz.
+The times are fitted as in `samplers.calibrate_grid` (softmax of log-SNR steps: a monotone
+reparameterisation, the ends fixed). The fit (`fit_learned_solver`) runs Adam through the sampler
+against the converged probability-flow solution from a pilot batch of prior noise: first on the
+times alone (the base on its calibrated grid: the best fixed solver available, as the start of the
+coefficients), then on times and coefficients. The loss is the relative mean squared error, each
+pilot's share optionally trimmed (the few pilots that end in another mode would otherwise fit the
+coefficients to themselves: see `fit_learned_solver`). A held-out part of the pilot batch picks
+the iterate returned, which is never worse on it than the base on `init`; the coefficients are
+regularised by that early stopping only (they start at 0, the base, with a small step size). A
+fitted solver is a `LearnedSolver` (times + coefficients + what it was fitted for), saved as a
+small .npz.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from tqdm.auto import tqdm
 
 from common import checks
 from samplers import _common, calibrate, grids
@@ -271,12 +278,21 @@ def check_options(*, nfe, order, base, variant, lower_order_final, denoise) -> N
 
 # ----- the fit -------------------------------------------------------------------------------------
 class SolverFit(NamedTuple):
-    solver: LearnedSolver  # the best iterate (lowest pilot error)
-    initial_error: float  # relative RMS error against the teacher on the pilot batch: the base solver
-    final_error: float  # the same for the fitted solver
-    errors: np.ndarray  # [n_iters] the pilot error at each iteration
+    solver: LearnedSolver  # the iterate with the lowest validation error
+    initial_error: float  # error (see `errors`) of the base solver on `init`: errors[0]
+    final_error: float  # the same for the returned solver, min(errors) <= initial_error
+    errors: np.ndarray  # [n_iters] at each iterate: the (trimmed) relative RMS error on the validation split
+    train_errors: np.ndarray  # [n_iters] the same on the training split (the loss the Adam steps lower)
     seconds: float  # wall time of the fit (teacher solve, compilation, iterations)
     initial_times: np.ndarray  # [n_steps + 1] the starting grid
+
+
+def per_sample_errors(x, teacher, scale):
+    """Squared per-sample errors |x_b - teacher_b|^2 / (D * scale), scale = mean(teacher^2): their mean
+    is the benchmark's squared relative RMS error, and one above 0.25 (error > 0.5) is a trajectory
+    ending in another mode than the teacher's."""
+    flat = (x - teacher).reshape(x.shape[0], -1)
+    return jnp.sum(flat**2, -1) / (flat.shape[-1] * scale)
 
 
 def fit_learned_solver(
@@ -293,8 +309,11 @@ def fit_learned_solver(
     eps: float | None = None,
     denoise: bool = False,
     init="logsnr",
-    n_iters: int = 200,
-    learning_rate: float = 0.02,
+    n_iters: int = 300,
+    times_only_iters: int | None = None,
+    validation: float = 0.25,
+    trim: float | None = None,
+    learning_rate: float = 0.05,
     coefficient_rate: float = 0.003,
     fit_times: bool = True,
     teacher_tol: float = 1e-6,
@@ -303,9 +322,24 @@ def fit_learned_solver(
     """Fits the coefficients (and, with `fit_times`, the times) of a learned solver to `score_fn`.
 
     `shape` is the pilot batch (batch, *data_shape), drawn from the prior with `key` (use other
-    noise to evaluate it); `init` is the starting grid (a name or explicit times) or a LearnedSolver
-    to continue from. Adam steps: `learning_rate` on the grid's log-SNR logits, `coefficient_rate`
-    on the corrections.
+    noise to evaluate it); its last `validation` fraction is held out of the Adam steps and picks
+    the iterate returned, so the returned solver's error on it is never above the base's. `init` is
+    the starting grid (a name or explicit times) or a LearnedSolver to continue from. The first
+    `times_only_iters` (default: half of `n_iters`) Adam steps move the times alone (the fit of
+    `samplers.calibrate_grid`), so the coefficients start from the base solver on its calibrated
+    grid; then times and coefficients together. Step sizes: `learning_rate` on the grid's log-SNR
+    logits, `coefficient_rate` on the corrections.
+
+    The loss is the relative mean squared error, the mean over the pilots of e_b^2 with e_b the
+    relative error of pilot b (`per_sample_errors`), or with `trim` of min(e_b^2, trim^2). A few
+    pilots end in another mode than their converged solution (e_b ~ 1; about 1 in 300 at 10 NFE on
+    the benchmark's 64-D mixture): they start within the solver's error of a boundary between modes
+    (a relative perturbation of 1e-3 of such a start moves its converged end to another mode), so
+    which mode they reach depends on their own noise more than on the coefficients; in the plain
+    mean they dominate the loss and fit the coefficients to themselves. Trimmed, they count as a
+    constant. On the benchmark's 64-D mixture trim=0.25 gave fewer mode switches and a lower median
+    error on 4096 other trajectories than the plain mean (README, "Learned solvers"); on a 2-D
+    mixture at 5 NFE, where most errors exceed 0.25, the plain mean (the default) is the better fit.
     """
     start = time.perf_counter()
     shape = _common.check_shape(shape)
@@ -313,6 +347,15 @@ def fit_learned_solver(
     check_options(nfe=nfe, order=order, base=base, variant=variant, lower_order_final=lower_order_final,
                   denoise=denoise)
     checks.positive_int("n_iters", n_iters)
+    times_only_iters = n_iters // 2 if times_only_iters is None else times_only_iters
+    checks.integer("times_only_iters", times_only_iters, low=0, high=n_iters - 1)
+    checks.fraction("validation", validation)
+    n_val = int(round(shape[0] * validation))
+    if n_val >= shape[0]:
+        raise checks.ArgumentError("validation", validation, message=f"validation must leave pilots to fit to, got "
+                                   f"validation={validation!r} of batch {shape[0]}")
+    if trim is not None:
+        checks.positive("trim", trim)
     checks.positive("learning_rate", learning_rate)
     checks.positive("coefficient_rate", coefficient_rate)
     opts = dict(nfe=nfe, order=order, base=base, variant=variant, lower_order_final=lower_order_final, denoise=denoise)
@@ -322,12 +365,14 @@ def fit_learned_solver(
         solver0 = zero_solver(sde, eps=eps, grid=init, **opts)
     x_pilot, teacher = calibrate.pilot_and_teacher(sde, shape, score_fn, key=key, eps=eps, tol=teacher_tol,
                                                    denoise=denoise)
+    n_fit = shape[0] - n_val
     scale = jnp.mean(teacher**2)
+    cap = np.inf if trim is None else trim**2
 
-    def loss(params):
+    def errors_of(params, x, y):  # the (trimmed) relative RMS error on (x, y)
         times = calibrate.grid_from_logits(sde, eps, params["theta"])
-        x = solve(sde, score_fn, x_pilot, solver0, times, params["pred"], params["corr"])
-        return jnp.mean((x - teacher) ** 2) / scale
+        out = solve(sde, score_fn, x, solver0, times, params["pred"], params["corr"])
+        return jnp.mean(jnp.minimum(per_sample_errors(out, y, scale), cap))
 
     labels = {"theta": "times", "pred": "coefficients", "corr": "coefficients"}
     optimizer = optax.multi_transform(
@@ -335,29 +380,42 @@ def fit_learned_solver(
          "coefficients": optax.adam(coefficient_rate)}, labels)
 
     @jax.jit
-    def update(params, opt_state):
-        value, grad = jax.value_and_grad(loss)(params)
+    def update(params, opt_state, coefficients_on):
+        value, grad = jax.value_and_grad(errors_of)(params, x_pilot[:n_fit], teacher[:n_fit])
+        held_out = errors_of(params, x_pilot[n_fit:], teacher[n_fit:]) if n_val else value
         finite = jnp.all(jnp.asarray([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grad)]))
         grad = jax.tree.map(lambda g: jnp.where(finite, g, 0.0), grad)
+        # times only while coefficients_on = 0: Adam's moments of the coefficients stay 0, so do their steps
+        grad = {**grad, "pred": grad["pred"] * coefficients_on, "corr": grad["corr"] * coefficients_on}
         updates, new_state = optimizer.update(grad, opt_state, params)
-        return optax.apply_updates(params, updates), new_state, value
+        return optax.apply_updates(params, updates), new_state, value, held_out
 
     dtype = x_pilot.dtype
     params = {"theta": calibrate.grid_logits(sde, jnp.asarray(solver0.times, dtype)),
               "pred": jnp.asarray(solver0.pred, dtype), "corr": jnp.asarray(solver0.corr, dtype)}
     opt_state = optimizer.init(params)
     n = len(solver0.times) - 1
-    best_params, errors, best_error = calibrate.fit_best(
-        update, params, opt_state, n_iters=n_iters, desc=f"fitting learned {base}-{order} ({n} steps)",
-        progress=progress)
+    best, best_params, errors, train_errors = np.inf, params, [], []
+    bar = tqdm(range(n_iters), desc=f"fitting learned {base}-{order} ({n} steps)", disable=not progress)
+    for i in bar:
+        coefficients_on = jnp.asarray(float(i >= times_only_iters), dtype)
+        new_params, opt_state, value, held_out = update(params, opt_state, coefficients_on)
+        train_errors.append(float(np.sqrt(value)))
+        errors.append(float(np.sqrt(held_out)))
+        if held_out < best:  # both values are at params, before this step
+            best, best_params = float(held_out), params
+        bar.set_postfix(val_err=f"{np.sqrt(best):.2e}")
+        params = new_params
     times = np.asarray(calibrate.grid_from_logits(sde, eps, best_params["theta"]), np.float64)
     if not fit_times:  # exactly the starting times, not their round trip through the logits
         times = np.asarray(solver0.times, np.float64)
     pred_mask, corr_mask = history_masks(n, order)
     seconds = time.perf_counter() - start
-    info = {"pilot_error_init": float(errors[0]), "pilot_error": best_error, "fit_seconds": seconds,
-            "pilot": float(shape[0]), "n_iters": float(n_iters)}
+    errors = np.asarray(errors)
+    info = {"pilot_error_init": float(errors[0]), "pilot_error": float(np.min(errors)), "fit_seconds": seconds,
+            "pilot": float(shape[0]), "validation": float(n_val), "n_iters": float(n_iters),
+            "times_only_iters": float(times_only_iters), "trim": 0.0 if trim is None else float(trim)}
     solver = solver0._replace(times=times, pred=np.asarray(best_params["pred"], np.float64) * pred_mask,
                               corr=np.asarray(best_params["corr"], np.float64) * corr_mask, info=info)
-    return SolverFit(check_solver(solver), float(errors[0]), best_error, errors, seconds,
-                     np.asarray(solver0.times, np.float64))
+    return SolverFit(check_solver(solver), float(errors[0]), float(np.min(errors)), errors, np.asarray(train_errors),
+                     seconds, np.asarray(solver0.times, np.float64))

@@ -65,10 +65,12 @@ def test_any_corrections_keep_the_solver_consistent(x64, base):
 
 @pytest.fixture(scope="module")
 def fitted():
-    """UniPC-2 at 5 NFE on a 2-D three-mode mixture (VP), fitted on 64 pilot trajectories."""
+    """UniPC-2 at 5 NFE on a 2-D three-mode mixture (VP), fitted on 64 pilot trajectories, times and
+    coefficients together from the first step (no validation split)."""
     sde = make_sde("vp")
     fit = fit_learned_solver(sde, (64, 2), MIX.score_fn(sde), key=jax.random.PRNGKey(11), nfe=5, order=2,
-                             n_iters=60, learning_rate=0.05, coefficient_rate=0.01, progress=False)
+                             n_iters=60, times_only_iters=0, validation=0.0, learning_rate=0.05,
+                             coefficient_rate=0.01, progress=False)
     return sde, fit
 
 
@@ -77,7 +79,7 @@ def test_fit_lowers_the_error_on_noise_it_was_not_fitted_to(fitted):
     -> 7.7e-2 (learned); on the 64 pilot trajectories 1.5e-1 -> 7.8e-2."""
     sde, fit = fitted
     score = MIX.score_fn(sde)
-    assert fit.errors.shape == (60,) and fit.initial_error == fit.errors[0]
+    assert fit.errors.shape == fit.train_errors.shape == (60,) and fit.initial_error == fit.errors[0]
     assert fit.final_error == pytest.approx(np.min(fit.errors)) and fit.final_error < fit.initial_error / 3
     solver = fit.solver
     assert solver.times[0] == sde.T and solver.times[-1] == pytest.approx(sde.sampling_eps, rel=1e-6)
@@ -148,6 +150,54 @@ def test_bad_files_and_options_raise_naming_them(fitted, tmp_path):
         fit_learned_solver(sde, (4, 2), MIX.score_fn(sde), key=jax.random.PRNGKey(0), n_iters=0)
     with pytest.raises(ValueError, match="coefficient_rate must be a finite number > 0.0, got coefficient_rate=0.0"):
         fit_learned_solver(sde, (4, 2), MIX.score_fn(sde), key=jax.random.PRNGKey(0), coefficient_rate=0.0)
+    with pytest.raises(ValueError, match=r"times_only_iters must be an integer in \[0, 4\], got "
+                                         r"times_only_iters=5"):
+        fit_learned_solver(sde, (4, 2), MIX.score_fn(sde), key=jax.random.PRNGKey(0), n_iters=5, times_only_iters=5)
+    with pytest.raises(ValueError, match=r"validation must be a finite number in \[0.0, 1.0\), got validation=1.0"):
+        fit_learned_solver(sde, (4, 2), MIX.score_fn(sde), key=jax.random.PRNGKey(0), validation=1.0)
+    with pytest.raises(ValueError, match="validation must leave pilots to fit to, got validation=0.9 of batch 4"):
+        fit_learned_solver(sde, (4, 2), MIX.score_fn(sde), key=jax.random.PRNGKey(0), validation=0.9)
+    with pytest.raises(ValueError, match="trim must be a finite number > 0.0, got trim=0"):
+        fit_learned_solver(sde, (4, 2), MIX.score_fn(sde), key=jax.random.PRNGKey(0), trim=0)
+
+
+def test_times_only_phase_is_calibrate_grid(x64):
+    """With no validation split and no trimming, the first times_only_iters Adam steps are exactly
+    samplers.calibrate_grid's on the base method (same loss, same sampler, same optimiser), and the
+    coefficients stay 0 through them."""
+    from samplers import calibrate_grid
+
+    sde = make_sde("vp")
+    score = MIX.score_fn(sde)
+    common = dict(key=jax.random.PRNGKey(2), nfe=4, learning_rate=0.05, progress=False)
+    grid = calibrate_grid(sde, (16, 2), "unipc", score, n_iters=5, order=2, **common)
+    fit = fit_learned_solver(sde, (16, 2), score, n_iters=5, times_only_iters=4, validation=0.0, trim=None,
+                             order=2, **common)  # the 5th step is on the coefficients too, after the last iterate
+    np.testing.assert_allclose(fit.train_errors, grid.errors, rtol=1e-9)
+    np.testing.assert_array_equal(fit.errors, fit.train_errors)  # no split: selected on the fitted pilots
+    assert np.all(fit.solver.pred == 0) and np.all(fit.solver.corr == 0)
+    np.testing.assert_allclose(fit.solver.times, grid.grid, rtol=1e-9)
+
+
+def test_validation_error_is_the_trimmed_error_of_the_held_out_pilots():
+    """errors[0] is the base solver's trimmed relative RMS error on the last quarter of the pilot batch,
+    recomputed here from the same pilot noise, its converged solution and the unipc sampler."""
+    from samplers import calibrate
+
+    sde = make_sde("vp")
+    score = MIX.score_fn(sde)
+    key = jax.random.PRNGKey(5)
+    fit = fit_learned_solver(sde, (40, 2), score, key=key, nfe=3, order=2, n_iters=1, times_only_iters=0, trim=0.05,
+                             progress=False)
+    x_pilot, teacher = calibrate.pilot_and_teacher(sde, (40, 2), score, key=key, eps=sde.sampling_eps, tol=1e-6,
+                                                   denoise=False)
+    out, _ = run(sde, score, (40, 2), "unipc", x_init=x_pilot, nfe=3, order=2)
+    per_sample = np.sum((np.asarray(out) - np.asarray(teacher)) ** 2, -1) / (2 * np.mean(np.asarray(teacher) ** 2))
+    assert np.max(per_sample[30:]) > 0.05**2  # the cap acts on some held-out pilot
+    want = np.sqrt(np.mean(np.minimum(per_sample[30:], 0.05**2)))
+    assert fit.errors[0] == pytest.approx(want, rel=1e-4)
+    train = np.sqrt(np.mean(np.minimum(per_sample[:30], 0.05**2)))
+    assert fit.train_errors[0] == pytest.approx(train, rel=1e-4)
 
 
 @pytest.mark.slow  # trains, fits and samples in-process: ~330 s on the loaded 2-core machine
