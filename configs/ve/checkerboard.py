@@ -14,4 +14,6 @@ def get_config():
     config.data.dataset = "checkerboard"
     config.sampling.predictor = "reverse_diffusion"
     config.sampling.corrector = "langevin"
+    config.sampling.method = "pc"  # the predictor and corrector above (default_toy samples otherwise)
+    config.sampling.eps = None  # the SDE's default end time
     return config

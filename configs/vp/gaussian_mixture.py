@@ -14,4 +14,6 @@ def get_config():
     config.data.dataset = "gaussian_mixture"
     config.sampling.predictor = "euler_maruyama"
     config.sampling.corrector = "none"
+    config.sampling.method = "pc"  # the predictor and corrector above (default_toy samples otherwise)
+    config.sampling.eps = None  # the SDE's default end time
     return config
