@@ -58,7 +58,9 @@ TOY_VARIANTS = {
     # Training (each with the default sampler).
     "batch_512": {"training.batch_size": 512},
     "batch_256": {"training.batch_size": 256},
-    "lr_5e-3": {"optim.lr": 5e-3},
+    "lr_2e-3": {"optim.lr": 2e-3},
+    "lr_1e-2": {"optim.lr": 1e-2},
+    "swiss_roll": {"data.dataset": "swiss_roll"},
     "train_eps_0.05": {"training.eps": 0.05},
     "edm_param": {"model.parameterization": "edm", "model.sigma_data": 2.3},
     "no_ema_warmup": {"training.ema_warmup": False},

@@ -25,6 +25,8 @@ def get_config():
     sampling.method = "pc"
     sampling.predictor = "euler_maruyama"
     sampling.corrector = "none"
+    sampling.eps = None  # the SDE's end time (the toy default stops earlier)
+    sampling.nfe = 20  # fast samplers: score evaluations per sample
 
     data = config.data
     data.dataset = "digits"
