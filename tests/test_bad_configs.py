@@ -145,7 +145,7 @@ CONFIG_CASES = {
                                       "training.likelihood_weighting=True", ["continuous"]),
     "discrete_subvp": (_toy("training.sde=subvpsde", "training.continuous=False"), "training.continuous=False",
                        ["subvpsde", "not defined for subVPSDE"]),
-    "ancestral_subvp": (_toy("training.sde=subvpsde", "sampling.predictor=ancestral_sampling"),
+    "ancestral_subvp": (_toy("training.sde=subvpsde", "sampling.method=pc", "sampling.predictor=ancestral_sampling"),
                         "sampling.predictor='ancestral_sampling'", ["not defined for subVPSDE"]),
     "mlp_nf_too_small": (_toy("model.nf=2"), "model.nf=2", [">= 4"]),
     "unet_dropout": (_digits("model.dropout=1.5"), "model.dropout=1.5", ["[0, 1)"]),
