@@ -79,6 +79,10 @@ TOY_VARIANTS = {
 }
 DIGITS_VARIANTS = {
     "default": {},
+    # The sampler alone (the README's digits table; the fast ODE samplers without a Tweedie step).
+    "em_sampler": {"sampling.method": "pc"},
+    "dpmpp_20": {"sampling.method": "dpmpp_2m", "sampling.nfe": 20, "sampling.noise_removal": False},
+    "heun_40": {"sampling.method": "edm_heun", "sampling.nfe": 40, "sampling.noise_removal": False},
     "paper_param": {"model.parameterization": "sde"},
     "no_ema_warmup": {"training.ema_warmup": False},
     "constant_lr": {"optim.decay": "constant"},
