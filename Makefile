@@ -18,10 +18,11 @@ install: $(PY)
 install-test: $(PY)
 	$(PY) -m pip install -q -e ".[test]"
 
+# The train runs skip the snapshot pictures: the sample runs draw the same samples right after.
 demo: install
-	$(PY) main.py --config configs/default_toy.py --workdir $(WORKDIR)/toy --mode train
+	$(PY) main.py --config configs/default_toy.py --workdir $(WORKDIR)/toy --mode train --config.training.snapshot_sampling=False
 	$(PY) main.py --config configs/default_toy.py --workdir $(WORKDIR)/toy --mode sample
-	$(PY) main.py --config configs/default_digits.py --workdir $(WORKDIR)/digits --mode train
+	$(PY) main.py --config configs/default_digits.py --workdir $(WORKDIR)/digits --mode train --config.training.snapshot_sampling=False
 	$(PY) main.py --config configs/default_digits.py --workdir $(WORKDIR)/digits --mode sample
 	$(PY) -m benchmarks.recipe --figures $(WORKDIR)
 

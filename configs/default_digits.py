@@ -2,9 +2,10 @@
 
 Run:  python main.py --config configs/default_digits.py --workdir workdir/digits --mode train
       python main.py --config configs/default_digits.py --workdir workdir/digits --mode sample
-Expect: samples/samples_2000.png shows digit-like glyphs; with the previous recipe (constant learning
-rate, no EMA warm-up, uniform t) 2000 steps gave FID 57 against a held-out floor of 35 (README).
-The recipe's options were not measured on the digits in this session (see README, "Training recipe").
+Expect: 1000 steps, FID of 297 samples in the digits classifier's feature space 29.4 = 0.84x the
+held-out floor 35.2 (target 1.25x); 312 s at 2.91 steps/s with the 2-core CPU shared by six jobs
+(load ~13), 164 s at the 6.1 steps/s of a lighter spell (README, "Training recipe"). 600 steps:
+1.33x (EM sampler, 1000 steps: 1.45x).
 """
 
 from configs import default_toy, fields
@@ -22,7 +23,7 @@ def get_config(sde="vpsde"):
     config = default_toy.get_config()
     training = config.training
     training.batch_size = 64
-    training.n_iters = 2000
+    training.n_iters = 1000  # FID 0.84x the floor; 600: 1.33x, 2000: 0.35x
     training.n_jitted_steps = 1  # XLA:CPU runs U-Net gradients slowly inside loops; raise it on GPU/TPU
     training.log_freq = 100
     training.snapshot_freq = 1000
@@ -30,9 +31,14 @@ def get_config(sde="vpsde"):
 
     sampling = config.sampling
     sampling.batch_size = 300  # as many as the 297 held-out digits that FID's floor is measured with
-    sampling.method = "pc"
-    sampling.predictor = "euler_maruyama"
+    # EDM's stochastic sampler, 101 score evaluations to the SDE's end time, then a Tweedie step: at 600
+    # steps FID 1.33x the floor in 40 s of sampling, against 1.45x in 1622 s with the EM predictor (load ~13).
+    sampling.method = "edm_stochastic"
+    sampling.predictor = "euler_maruyama"  # with --config.sampling.method=pc
     sampling.corrector = "none"
+    sampling.eps = None  # the SDE's end time (the toy default stops earlier)
+    sampling.nfe = 101
+    sampling.s_churn = 50.0
 
     data = config.data
     data.dataset = "digits"
