@@ -36,7 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import datasets
+import data
 import parallel
 from common.seeds import key_for, seed_for
 from configs import default_digits, default_toy
@@ -150,7 +150,7 @@ def digits_figures(exp, samples: np.ndarray, cache_dir: str) -> dict:
     clf = features.digits_classifier(cache_dir, image_size=exp.data_shape[0])
     train_x = np.concatenate([exp.dataset.x_train]) / 255.0
     held_out = np.concatenate([x for x, _ in exp.dataset.eval_batches(500)]) / 255.0
-    images = np.asarray(datasets.postprocess(jnp.asarray(samples), exp.preprocess_options.get("centered", True)))
+    images = np.asarray(data.postprocess(jnp.asarray(samples), exp.preprocess_options.get("centered", True)))
     f_train = features.extract_features(clf.extractor, train_x)
     fid = metrics.fid_from_features(features.extract_features(clf.extractor, images[: len(held_out)]), f_train)
     floor = metrics.fid_from_features(features.extract_features(clf.extractor, held_out), f_train)
@@ -191,7 +191,7 @@ LIKELIHOOD_VARIANTS = {
 
 
 def likelihood_row(name: str, changes: dict, steps: int, n_eval: int = 500) -> dict:
-    """nats/dim of held-out draws of the 2-D Gaussian mixture (`datasets.gaussian_mixture`, exact
+    """nats/dim of held-out draws of the 2-D Gaussian mixture (`data.gaussian_mixture`, exact
     density) under the probability-flow ODE of a model trained `steps` steps, beside the exact
     -E log p(x) / D of the same points."""
     import samplers

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-import datasets
+import data
 import models
 import parallel
 from benchmarks.solvers import (adaptive_entries, calibrated_entries, evaluate_samplers, fixed_step_entries,
@@ -32,7 +32,7 @@ def trained_section(exp: Experiment, workdir, *, quick: bool = False, nfes=(10, 
     score_fn = models.bind_params(models.get_score_fn(exp.sde, exp.model), state.ema_params)
     held_out = np.concatenate([x for x, _ in exp.dataset.eval_batches(1000)])
     if exp.dataset.is_image:
-        held_out = np.asarray(datasets.preprocess(None, held_out, centered=exp.preprocess_options.get("centered", True)))
+        held_out = np.asarray(data.preprocess(None, held_out, centered=exp.preprocess_options.get("centered", True)))
     batch = min(256 if quick else 500, len(held_out) // 2)
     nfes = nfes[:2] if quick else nfes
     entries = fixed_step_entries(nfes, quick=quick) + adaptive_entries(quick=True)

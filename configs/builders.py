@@ -17,7 +17,7 @@ import jax
 import ml_collections
 import numpy as np
 
-import datasets
+import data
 import models
 import samplers
 import sde_lib
@@ -105,14 +105,14 @@ def check_loss(config: ml_collections.ConfigDict, sde: sde_lib.SDE) -> dict:
     return options
 
 
-def build_dataset(config: ml_collections.ConfigDict) -> datasets.Dataset:
+def build_dataset(config: ml_collections.ConfigDict) -> data.Dataset:
     name = config.data.dataset
-    if name not in datasets.DATASETS:
-        raise ValueError(f"unknown data.dataset {name!r}; valid: {sorted(datasets.DATASETS)}")
-    params = inspect.signature(datasets.DATASETS[name]).parameters
+    if name not in data.DATASETS:
+        raise ValueError(f"unknown data.dataset {name!r}; valid: {sorted(data.DATASETS)}")
+    params = inspect.signature(data.DATASETS[name]).parameters
     arguments = {k: (f"data.{k}", v) for k, v in config.data.items() if k in params and v not in (None, "")}
     source = next((arguments[k] for k in ("data_dir", "path") if k in arguments), ("data.dataset", name))
-    return fields.build(datasets.DATASETS[name], arguments, source)  # errors about a file name its field
+    return fields.build(data.DATASETS[name], arguments, source)  # errors about a file name its field
 
 
 def sampling_options(config: ml_collections.ConfigDict) -> dict:

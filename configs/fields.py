@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import ml_collections
 
-import datasets
+import data
 import models
 import sde_lib
 from common.checks import ArgumentError
@@ -44,7 +44,7 @@ PAPER_NAMES = {
 
 # The field that chooses each component section's constructor.
 CHOOSER = {"sde": "training.sde", "model": "model.name", "data": "data.dataset"}
-_REGISTRY = {"sde": sde_lib.SDES, "model": models.MODELS, "data": datasets.DATASETS}
+_REGISTRY = {"sde": sde_lib.SDES, "model": models.MODELS, "data": data.DATASETS}
 
 # Constructor arguments that a section names differently (section -> {argument: field}).
 SDE_ARGUMENTS = {"N": "num_scales"}

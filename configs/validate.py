@@ -23,7 +23,7 @@ import os
 import jax
 import ml_collections
 
-import datasets
+import data
 import models
 import samplers
 import sde_lib
@@ -79,7 +79,7 @@ def _choice(config, field: str, valid, required: bool = True):
 def _check_names(config) -> None:
     _choice(config, "training.sde", sde_lib.SDES)
     _choice(config, "model.name", models.MODELS)
-    _choice(config, "data.dataset", datasets.DATASETS)
+    _choice(config, "data.dataset", data.DATASETS)
     _choice(config, "sampling.method", samplers.METHODS)
     _choice(config, "sampling.predictor", pc.PREDICTORS, required=False)
     _choice(config, "sampling.corrector", pc.CORRECTORS, required=False)

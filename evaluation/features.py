@@ -1,7 +1,7 @@
 """Feature extractors for FID / KID, pluggable: anything with a name and `fn(images) -> [B, F]`.
 
 Images given to an extractor are pixels in [0, 1], shape [B, H, W, C] (what
-`datasets.postprocess` returns for samples, and raw data / 255 for real images).
+`data.postprocess` returns for samples, and raw data / 255 for real images).
 
 No weights are downloaded at run time. For the shipped 8x8 digits the project trains a small
 CNN classifier on the clean digits the first time it is asked for one and caches its parameters
@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-import datasets
+import data
 from common import checks
 from evaluation import inception, metrics
 
@@ -258,7 +258,7 @@ def digits_classifier(
     on two busy CPU cores; 97.0% held-out accuracy at both sizes with the defaults) and cached as
     `workdir/digits_classifier/digits_{image_size}px_seed{seed}_steps{steps}.npz`; later calls load
     the file (no pickle). The held-out accuracy is recomputed on every call."""
-    dataset = datasets.get_dataset("digits", image_size=image_size)
+    dataset = data.get_dataset("digits", image_size=image_size)
     model = digits_cnn(image_size, dataset.num_classes)
     path = Path(workdir) / "digits_classifier" / f"digits_{image_size}px_seed{seed}_steps{steps}.npz"
     if path.exists():

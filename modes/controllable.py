@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import datasets
+import data
 import models
 import parallel
 import samplers
@@ -35,13 +35,13 @@ def _setup(exp: Experiment, workdir: str, num: int):
     os.makedirs(out_dir, exist_ok=True)
     real = np.concatenate([x for x, _ in exp.dataset.eval_batches(num)])[:num]
     centered = exp.preprocess_options.get("centered", True)
-    images = datasets.preprocess(None, jnp.asarray(real), centered=centered)
+    images = data.preprocess(None, jnp.asarray(real), centered=centered)
     return score_fn, options, out_dir, images, centered, int(state.step)
 
 
 def _pictures(out_dir: str, name: str, centered: bool, rows: dict) -> str:
     """One grid: a row of images per entry of `rows` (all [n, H, W, C] in model space)."""
-    to01 = lambda x: np.asarray(datasets.postprocess(jnp.asarray(x), centered))  # noqa: E731
+    to01 = lambda x: np.asarray(data.postprocess(jnp.asarray(x), centered))  # noqa: E731
     n = len(next(iter(rows.values())))
     grid = np.concatenate([to01(v) for v in rows.values()])
     path = os.path.join(out_dir, f"{name}.png")
@@ -94,7 +94,7 @@ def conditional(exp: Experiment, workdir: str, num: int = 100, scale: float = 1.
     fn = controllable.get_conditional_sampler(exp.sde, (num,) + exp.data_shape, **options)
     guided = lambda x, t, y: scale * grad_fn(x, t, y)  # noqa: E731
     x, _ = jax.jit(lambda k: fn(k, score_fn, guided, labels))(key_for(exp.seed, "conditional"))
-    images = np.asarray(datasets.postprocess(x, centered))
+    images = np.asarray(data.postprocess(x, centered))
     clf = digits_classifier(workdir, image_size=size, seed=exp.seed)
     accuracy = classification_accuracy(clf.classify, images, np.asarray(labels))
     order = np.argsort(np.asarray(labels), kind="stable")

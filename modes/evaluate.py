@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import datasets
+import data
 import models
 import parallel
 import samplers
@@ -63,7 +63,7 @@ def _test_data(exp: Experiment, batch_size: int, n_batches: int) -> list[np.ndar
 def test_loss(exp: Experiment, params, batches) -> float:
     score_fn = models.get_score_fn(exp.sde, exp.model)
     loss_fn = get_loss_fn(exp.sde, score_fn, **exp.loss_options)
-    pre = (lambda key, x: datasets.preprocess(key, x, **exp.preprocess_options)) if exp.dataset.is_image else (
+    pre = (lambda key, x: data.preprocess(key, x, **exp.preprocess_options)) if exp.dataset.is_image else (
         lambda key, x: x)
 
     def batch_loss(params, key, x):  # one key per batch, split once: preprocessing, then the loss's times and noise
@@ -132,7 +132,7 @@ def sample_metrics(exp: Experiment, samples: np.ndarray, workdir: str, options: 
     extractor, clf = image_extractor(exp, workdir, options.inception)
     if extractor is None:
         return {}  # Inception features need the user's weights file: eval.inception
-    images = np.asarray(datasets.postprocess(jnp.asarray(samples), exp.preprocess_options.get("centered", True)))
+    images = np.asarray(data.postprocess(jnp.asarray(samples), exp.preprocess_options.get("centered", True)))
     if options.stats:
         return {"fid": stats.fid_to_stats(features.extract_features(extractor, images), stats.load_stats(options.stats))}
     real = np.concatenate([x for x, _ in exp.dataset.eval_batches(500)]) / 255.0

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-import datasets
+import data
 import models
 import parallel
 import samplers
@@ -34,7 +34,7 @@ class Experiment:
     seed: int
     sde: SDE
     model: Any  # a flax.linen Module
-    dataset: datasets.Dataset
+    dataset: data.Dataset
     optimizer: optax.GradientTransformation
     ema_rate: float
     loss_options: dict  # keyword arguments of training.losses.get_loss_fn
@@ -68,7 +68,7 @@ def initial_state(exp: Experiment) -> TrainState:
 def _preprocess(exp: Experiment):
     if not exp.dataset.is_image:
         return lambda key, x: x
-    return lambda key, x: datasets.preprocess(key, x, **exp.preprocess_options)
+    return lambda key, x: data.preprocess(key, x, **exp.preprocess_options)
 
 
 def placed_initial_state(exp: Experiment, mesh) -> tuple[TrainState, Any]:
@@ -124,7 +124,7 @@ def build_sample_fn(exp: Experiment, mesh, num_samples: int | None = None):
 def save_pictures(exp: Experiment, samples: np.ndarray, path: str, title: str) -> str:
     """An image grid (images) or a scatter plot over fresh data (2-D sets)."""
     if exp.dataset.is_image:
-        images = datasets.postprocess(jnp.asarray(samples), exp.preprocess_options.get("centered", True))
+        images = data.postprocess(jnp.asarray(samples), exp.preprocess_options.get("centered", True))
         return visualize.save_image_grid(path, np.asarray(images), title)
     points = exp.dataset.train_batch(seed_for(exp.seed, "plot_data"), 0, len(samples))[0]
     return visualize.save_scatter(path, samples, points, title)

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from PIL import Image
 
-import datasets
+import data
 from common import checks
 import models
 import parallel
@@ -77,7 +77,7 @@ def _done(parts_dir: str, step: int) -> dict[int, tuple[np.ndarray, float]]:
 def _write_pngs(exp: Experiment, out_dir: str, indices, samples) -> None:
     if not exp.dataset.is_image:
         return
-    images = np.asarray(datasets.postprocess(jnp.asarray(samples), exp.preprocess_options.get("centered", True)))
+    images = np.asarray(data.postprocess(jnp.asarray(samples), exp.preprocess_options.get("centered", True)))
     pixels = np.clip(np.rint(images * 255.0), 0, 255).astype(np.uint8)
     for i, image in zip(indices, pixels):
         image = image[..., 0] if image.shape[-1] == 1 else image

@@ -484,7 +484,7 @@ def test_pickle_marker_is_live(tmp_path):
     assert marker.exists()
 
 
-PACKAGES = ["common", "configs", "datasets", "evaluation", "models", "modes", "parallel", "samplers", "sde_lib", "training",
+PACKAGES = ["common", "configs", "data", "evaluation", "models", "modes", "parallel", "samplers", "sde_lib", "training",
             "visualize", "main.py"]
 UNSAFE_MODULES = {"pickle", "cPickle", "dill", "cloudpickle", "joblib", "shelve", "marshal", "torch"}
 

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import datasets
+import data
 from conftest import make_sde
 from evaluation import features
 from sde_lib import GaussianMixture, batch_mul
@@ -115,7 +115,7 @@ def two_class_classifier(request):
     whose Bayes accuracy at t ~ 0 is Phi(1 / 0.78) = 0.90. Returns (sde, model, params)."""
     sde = make_sde(request.param, N=100)
     x, y = TWO_CLASSES.sample(jax.random.key(0), 20000, return_labels=True)
-    ds = datasets.ArrayDataset(
+    ds = data.ArrayDataset(
         "two_gaussians", np.asarray(x[:16000]), np.asarray(y[:16000]), np.asarray(x[16000:]),
         np.asarray(y[16000:]), is_image=False, num_classes=2,
     )
@@ -179,9 +179,9 @@ def test_class_conditional_sampling_with_exact_score(two_class_classifier):
 def test_classifier_errors_name_the_argument():
     sde = make_sde("vp")
     with pytest.raises(ValueError, match="num_classes=None"):
-        classifier.train_noise_conditional_classifier(sde, datasets.get_dataset("two_moons"), steps=1)
+        classifier.train_noise_conditional_classifier(sde, data.get_dataset("two_moons"), steps=1)
     with pytest.raises(ValueError, match="steps"):
-        classifier.train_noise_conditional_classifier(sde, datasets.get_dataset("digits"), steps=0)
+        classifier.train_noise_conditional_classifier(sde, data.get_dataset("digits"), steps=0)
     with pytest.raises(ValueError, match="t_min"):
         classifier.get_classifier_loss_fn(sde, classifier.NoisyClassifier(num_classes=2), t_min=0.0)
 
@@ -192,7 +192,7 @@ def test_digits_classifier_learns_and_caches(tmp_path, monkeypatch):
     clf = features.digits_classifier(tmp_path, image_size=8, steps=100)
     assert clf.accuracy > 0.85, clf.accuracy
     assert clf.path.is_file() and clf.path.parent == tmp_path / "digits_classifier"
-    ds = datasets.get_dataset("digits", image_size=8)
+    ds = data.get_dataset("digits", image_size=8)
     x, y = next(ds.eval_batches(64))
     f = features.extract_features(clf.extractor, x / 255.0, batch_size=25)
     assert f.shape == (64, 128) and f.dtype == np.float64

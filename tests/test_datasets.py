@@ -12,10 +12,10 @@ from PIL import Image
 from scipy import stats
 from scipy.special import logsumexp
 
-import datasets
-from datasets.base import ArrayDataset
-from datasets.images import CIFAR_TEST_FILE, CIFAR_TRAIN_FILES
-from datasets.toy import default_mixture
+import data
+from data.base import ArrayDataset
+from data.images import CIFAR_TEST_FILE, CIFAR_TRAIN_FILES
+from data.toy import default_mixture
 
 N = 8000  # toy draws per statistic; Monte-Carlo tolerances below are >= 4 standard errors
 
@@ -29,8 +29,8 @@ def draw(ds, n=N, seed=0):
 # ----- registry -------------------------------------------------------------------------------
 def test_unknown_name_lists_valid_ones():
     with pytest.raises(ValueError, match="valid names.*checkerboard.*two_moons"):
-        datasets.get_dataset("mnist")
-    assert set(datasets.DATASETS) == {
+        data.get_dataset("mnist")
+    assert set(data.DATASETS) == {
         "checkerboard", "swiss_roll", "eight_gaussians", "two_moons", "gaussian_mixture",
         "digits", "cifar10", "image_folder", "array_file",
     }
@@ -39,7 +39,7 @@ def test_unknown_name_lists_valid_ones():
 # ----- toy sets against their definitions -------------------------------------------------------
 def test_eight_gaussians_modes():
     radius, std = 2.0, 0.2
-    ds = datasets.get_dataset("eight_gaussians", radius=radius, std=std)
+    ds = data.get_dataset("eight_gaussians", radius=radius, std=std)
     x = draw(ds)
     angles = 2 * np.pi * np.arange(8) / 8
     centres = radius * np.stack([np.cos(angles), np.sin(angles)], 1)
@@ -58,7 +58,7 @@ def _mixture_logpdf_scipy(x, weights, means, covs):
 
 def test_gaussian_mixture_moments_and_log_prob():
     gm = default_mixture()
-    ds = datasets.get_dataset("gaussian_mixture")
+    ds = data.get_dataset("gaussian_mixture")
     x = draw(ds, n=20000)
     # Mean s.e. <= sqrt(max var / n) ~ 0.013; covariance entries s.e. ~ 0.03.
     np.testing.assert_allclose(x.mean(0), gm.mean(), atol=0.05)
@@ -68,7 +68,7 @@ def test_gaussian_mixture_moments_and_log_prob():
 
 
 def test_eight_gaussians_log_prob_matches_scipy():
-    ds = datasets.get_dataset("eight_gaussians", radius=3.0, std=0.5)
+    ds = data.get_dataset("eight_gaussians", radius=3.0, std=0.5)
     x = draw(ds, n=100)
     angles = 2 * np.pi * np.arange(8) / 8
     means = 3.0 * np.stack([np.cos(angles), np.sin(angles)], 1)
@@ -77,7 +77,7 @@ def test_eight_gaussians_log_prob_matches_scipy():
 
 
 def test_checkerboard_support_and_uniformity():
-    x = draw(datasets.get_dataset("checkerboard"))
+    x = draw(data.get_dataset("checkerboard"))
     assert np.all(np.abs(x) <= 4.0)
     cells = np.floor(x / 2).astype(int)
     assert np.all((cells[:, 0] + cells[:, 1]) % 2 == 0), "a point off the black squares"
@@ -89,16 +89,16 @@ def test_checkerboard_support_and_uniformity():
 
 
 def test_swiss_roll_curve():
-    x = draw(datasets.get_dataset("swiss_roll", noise=0.0))
+    x = draw(data.get_dataset("swiss_roll", noise=0.0))
     t = 5 * np.linalg.norm(x, axis=1)  # |(t cos t, t sin t)| = t
     np.testing.assert_allclose(5 * x, np.stack([t * np.cos(t), t * np.sin(t)], 1), atol=1e-3)
     assert stats.kstest(t, stats.uniform(1.5 * np.pi, 3 * np.pi).cdf).pvalue > 1e-3
-    noisy = draw(datasets.get_dataset("swiss_roll", noise=0.2)) - x  # same (seed, step) stream
+    noisy = draw(data.get_dataset("swiss_roll", noise=0.2)) - x  # same (seed, step) stream
     np.testing.assert_allclose(noisy.std(0), 0.2, rtol=0.05)
 
 
 def test_two_moons_arcs():
-    x = draw(datasets.get_dataset("two_moons", noise=0.0))
+    x = draw(data.get_dataset("two_moons", noise=0.0))
     outer = np.abs(np.linalg.norm(x, axis=1) - 1) < 1e-5
     inner = np.abs(np.linalg.norm(x - [1.0, 0.5], axis=1) - 1) < 1e-5
     assert np.all(outer | inner), "a point on neither moon"
@@ -111,7 +111,7 @@ def test_two_moons_arcs():
 
 @pytest.mark.parametrize("name", ["checkerboard", "two_moons", "gaussian_mixture"])
 def test_toy_batches_are_pure_functions_of_seed_step(name):
-    a, b = datasets.get_dataset(name), datasets.get_dataset(name)
+    a, b = data.get_dataset(name), data.get_dataset(name)
     np.testing.assert_array_equal(a.train_batch(3, 7, 16)[0], b.train_batch(3, 7, 16)[0])
     assert not np.allclose(a.train_batch(3, 7, 16)[0], a.train_batch(3, 8, 16)[0])
     assert not np.allclose(a.train_batch(3, 7, 16)[0], a.train_batch(4, 7, 16)[0])
@@ -122,7 +122,7 @@ def test_toy_batches_are_pure_functions_of_seed_step(name):
 
 
 def test_finite_toy_set_and_epoch_order():
-    ds = datasets.get_dataset("two_moons", num_train=20)
+    ds = data.get_dataset("two_moons", num_train=20)
     assert ds.num_train == 20 and ds.log_prob(ds.x_train) is None
     # Batches of 7 over 20 examples: steps 0..19 cover positions 0..139 = 7 whole epochs,
     # each a permutation of the training set, in the order default_rng([seed, epoch]) gives.
@@ -132,7 +132,7 @@ def test_finite_toy_set_and_epoch_order():
         np.testing.assert_array_equal(stream[20 * e : 20 * (e + 1)], ds.x_train[perm])
     # A batch larger than the set spans several epochs.
     assert ds.train_batch(5, 0, 50)[0].shape == (50, 2)
-    gm = datasets.get_dataset("gaussian_mixture", num_train=10)
+    gm = data.get_dataset("gaussian_mixture", num_train=10)
     np.testing.assert_allclose(gm.log_prob(gm.x_train), default_mixture().log_prob(jnp.asarray(gm.x_train)))
 
 
@@ -147,7 +147,7 @@ def test_array_data_with_nan_names_source_and_index():
 
 
 def test_bad_batch_arguments():
-    ds = datasets.get_dataset("checkerboard")
+    ds = data.get_dataset("checkerboard")
     with pytest.raises(ValueError, match="batch_size=0"):
         ds.train_batch(0, 0, 0)
     with pytest.raises(ValueError, match="step=-1"):
@@ -156,7 +156,7 @@ def test_bad_batch_arguments():
 
 # ----- digits ------------------------------------------------------------------------------------
 def test_digits_shapes_values_labels():
-    ds = datasets.get_dataset("digits")
+    ds = data.get_dataset("digits")
     assert ds.shape == (8, 8, 1) and ds.is_image and ds.num_classes == 10
     assert ds.num_train == 1500 and ds.num_eval == 297
     x, y = ds.train_batch(0, 0, 1500)
@@ -173,7 +173,7 @@ def test_digits_shapes_values_labels():
 
 
 def test_digits_resized():
-    small, big = datasets.get_dataset("digits"), datasets.get_dataset("digits", image_size=16)
+    small, big = data.get_dataset("digits"), data.get_dataset("digits", image_size=16)
     assert big.shape == (16, 16, 1)
     np.testing.assert_array_equal(small.y_train, big.y_train)
     # Bilinear upsampling keeps each image's mean intensity (up to edge effects and rounding).
@@ -183,7 +183,7 @@ def test_digits_resized():
 
 
 def test_digits_file_errors(tmp_path):
-    from datasets.digits import digits
+    from data.digits import digits
 
     with pytest.raises(FileNotFoundError, match="nowhere.npz"):
         digits(path=tmp_path / "nowhere.npz")
@@ -229,7 +229,7 @@ def cifar_dir(tmp_path):
 
 def test_cifar_binary_values_and_labels(cifar_dir):
     d, x, y, xt, yt = cifar_dir
-    ds = datasets.get_dataset("cifar10", data_dir=d)
+    ds = data.get_dataset("cifar10", data_dir=d)
     assert ds.shape == (32, 32, 3) and ds.is_image and ds.num_classes == 10
     np.testing.assert_array_equal(ds.x_train, x)
     np.testing.assert_array_equal(ds.y_train, y)
@@ -244,7 +244,7 @@ def test_cifar_binary_values_and_labels(cifar_dir):
     order = np.random.default_rng([1, 0]).permutation(10)
     np.testing.assert_array_equal(xb, x[order])
     np.testing.assert_array_equal(yb, y[order])
-    np.testing.assert_array_equal(xb, datasets.cifar10(path=d).train_batch(1, 0, 10)[0])
+    np.testing.assert_array_equal(xb, data.cifar10(path=d).train_batch(1, 0, 10)[0])
 
 
 def test_cifar_from_archive_and_subfolder(cifar_dir, tmp_path):
@@ -257,10 +257,10 @@ def test_cifar_from_archive_and_subfolder(cifar_dir, tmp_path):
         if source.name == "unpacked":
             with tarfile.open(archive) as tar:
                 tar.extractall(source, filter="data")
-        ds = datasets.get_dataset("cifar10", data_dir=source)
+        ds = data.get_dataset("cifar10", data_dir=source)
         np.testing.assert_array_equal(ds.x_train, x)
         np.testing.assert_array_equal(ds.y_eval, yt)
-    small = datasets.get_dataset("cifar10", data_dir=archive, image_size=16)
+    small = data.get_dataset("cifar10", data_dir=archive, image_size=16)
     assert small.shape == (16, 16, 3) and small.x_train.dtype == np.uint8
     np.testing.assert_allclose(small.x_train.mean((1, 2)), x.mean((1, 2)), atol=3)
 
@@ -268,30 +268,30 @@ def test_cifar_from_archive_and_subfolder(cifar_dir, tmp_path):
 def test_cifar_errors_name_the_file(cifar_dir, tmp_path):
     d, *_ = cifar_dir
     with pytest.raises(FileNotFoundError, match="no_such_dir"):
-        datasets.cifar10(data_dir=tmp_path / "no_such_dir")
+        data.cifar10(data_dir=tmp_path / "no_such_dir")
     with pytest.raises(ValueError, match="exactly one of data_dir or path"):
-        datasets.cifar10()
+        data.cifar10()
     (d / "data_batch_2.bin").write_bytes((d / "data_batch_2.bin").read_bytes()[:-5])
     with pytest.raises(ValueError, match=r"data_batch_2\.bin has 6141 bytes"):
-        datasets.cifar10(data_dir=d)
+        data.cifar10(data_dir=d)
     raw = bytearray((d / "data_batch_1.bin").read_bytes())
     (d / "data_batch_2.bin").write_bytes(bytes(raw))
     raw[3073] = 10
     (d / "data_batch_1.bin").write_bytes(bytes(raw))
     with pytest.raises(ValueError, match=r"data_batch_1\.bin: label 10 at record 1"):
-        datasets.cifar10(data_dir=d)
+        data.cifar10(data_dir=d)
     (d / "data_batch_3.bin").unlink()
     with pytest.raises(FileNotFoundError, match=r"data_batch_3\.bin"):
-        datasets.cifar10(data_dir=d)
+        data.cifar10(data_dir=d)
     junk = tmp_path / "cifar-10-binary.tar.gz"
     junk.write_bytes(b"\x1f\x8b definitely not gzip")
     with pytest.raises(ValueError, match="cifar-10-binary.tar.gz"):
-        datasets.cifar10(path=junk)
+        data.cifar10(path=junk)
     partial = tmp_path / "partial.tar.gz"
     with tarfile.open(partial, "w:gz") as tar:
         tar.add(d / CIFAR_TEST_FILE, arcname=CIFAR_TEST_FILE)
     with pytest.raises(FileNotFoundError, match=r"data_batch_1\.bin not found in archive .*partial"):
-        datasets.cifar10(path=partial)
+        data.cifar10(path=partial)
 
 
 # ----- image folders -----------------------------------------------------------------------------
@@ -315,7 +315,7 @@ def folder(tmp_path):
 
 def test_image_folder_reads_all_pngs_in_order(folder):
     root, arrays = folder
-    ds = datasets.get_dataset("image_folder", path=root)
+    ds = data.get_dataset("image_folder", path=root)
     assert ds.shape == (6, 5, 3) and ds.is_image and ds.num_classes is None
     assert ds.num_train == 11 and ds.num_eval == 1  # the last ~10%, in sorted order
     np.testing.assert_array_equal(ds.x_train, arrays[:11])
@@ -332,10 +332,10 @@ def test_image_folder_grey_jpeg_and_conversion(tmp_path):
     ramp = np.tile(np.linspace(0, 250, 8).astype(np.uint8), (8, 1))
     for i in range(4):
         _save(root / f"{i}.jpg", ramp, "JPEG")
-    ds = datasets.image_folder(data_dir=root, image_size=8)
+    ds = data.image_folder(data_dir=root, image_size=8)
     assert ds.shape == (8, 8, 1)
     assert np.max(np.abs(ds.x_train[0, ..., 0].astype(int) - ramp)) < 12  # JPEG is lossy
-    rgb = datasets.image_folder(data_dir=root, mode="RGB")
+    rgb = data.image_folder(data_dir=root, mode="RGB")
     assert rgb.shape == (8, 8, 3)
     np.testing.assert_array_equal(rgb.x_train, np.repeat(ds.x_train, 3, axis=-1))
 
@@ -343,25 +343,25 @@ def test_image_folder_grey_jpeg_and_conversion(tmp_path):
 def test_image_folder_errors_name_the_file(folder, tmp_path):
     root, arrays = folder
     with pytest.raises(ValueError, match=r"img_00\.png \(index 0\) is 6x5 \(HxW\); expected 4x4"):
-        datasets.image_folder(path=root, image_size=4)
+        data.image_folder(path=root, image_size=4)
     _save(root / "b/c/img_03.png", arrays[0, :, :4])
     with pytest.raises(ValueError, match=r"b/c/img_03\.png \(index 9\) is 6x4"):
-        datasets.image_folder(path=root)
+        data.image_folder(path=root)
     _save(root / "b/c/img_03.png", arrays[0, ..., 0])
     with pytest.raises(ValueError, match=r"img_03\.png \(index 9\) has mode 'L'.*mode='RGB'"):
-        datasets.image_folder(path=root)
-    assert datasets.image_folder(path=root, mode="RGB").shape == (6, 5, 3)
+        data.image_folder(path=root)
+    assert data.image_folder(path=root, mode="RGB").shape == (6, 5, 3)
     (root / "b/c/img_03.png").write_bytes(b"\x89PNG garbage")
     with pytest.raises(ValueError, match=r"cannot read image file .*img_03\.png"):
-        datasets.image_folder(path=root)
+        data.image_folder(path=root)
     with pytest.raises(FileNotFoundError, match="missing_dir"):
-        datasets.image_folder(path=tmp_path / "missing_dir")
+        data.image_folder(path=tmp_path / "missing_dir")
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="no PNG/JPEG files.*empty"):
-        datasets.image_folder(path=tmp_path / "empty")
+        data.image_folder(path=tmp_path / "empty")
     _save(tmp_path / "rgba" / "x.png", np.zeros((4, 4, 4), np.uint8))
     with pytest.raises(ValueError, match=r"x\.png has mode 'RGBA'"):
-        datasets.image_folder(path=tmp_path / "rgba")
+        data.image_folder(path=tmp_path / "rgba")
 
 
 def test_image_folder_center_crop_and_resize(tmp_path):
@@ -376,12 +376,12 @@ def test_image_folder_center_crop_and_resize(tmp_path):
         top, left = (a.shape[0] - side) // 2, (a.shape[1] - side) // 2
         return a[top:top + side, left:left + side]
 
-    ds = datasets.image_folder(path=root, center_crop=7, eval_fraction=0.34)
+    ds = data.image_folder(path=root, center_crop=7, eval_fraction=0.34)
     assert ds.shape == (7, 7, 3)
     np.testing.assert_array_equal(np.concatenate([ds.x_train, ds.x_eval]), np.stack([crop(a, 7) for a in arrays]))
     # "square" (the largest centred square, LSUN) then a box resize to 4x4: mean of 2x2 blocks for
     # the 8x8 crop, computed here independently; 9x9 and 10x10 crops are resized too.
-    ds = datasets.image_folder(path=root, center_crop="square", resize="box", image_size=4, eval_fraction=0.34)
+    ds = data.image_folder(path=root, center_crop="square", resize="box", image_size=4, eval_fraction=0.34)
     assert ds.shape == (4, 4, 3)
     square = crop(arrays[1], 8).astype(float)
     blocks = square.reshape(4, 2, 4, 2, 3).mean(axis=(1, 3))
@@ -390,7 +390,7 @@ def test_image_folder_center_crop_and_resize(tmp_path):
     for i in range(2):
         _save(flat / f"{i}.png", np.full((12, 16, 3), 77, np.uint8))
     for method in ("bilinear", "bicubic"):
-        ds = datasets.image_folder(path=flat, center_crop="square", resize=method, image_size=5)
+        ds = data.image_folder(path=flat, center_crop="square", resize=method, image_size=5)
         assert ds.shape == (5, 5, 3) and np.all(ds.x_train == 77) and np.all(ds.x_eval == 77)
 
 
@@ -404,48 +404,48 @@ def test_image_folder_center_crop_and_resize(tmp_path):
 ])
 def test_image_folder_bad_crop_and_resize_are_named(folder, kwargs, match):
     with pytest.raises(ValueError, match=match):
-        datasets.image_folder(path=folder[0], **kwargs)
+        data.image_folder(path=folder[0], **kwargs)
 
 
 # ----- preprocessing -----------------------------------------------------------------------------
 def test_preprocess_ranges_and_dequantization():
     x = jnp.asarray(np.random.default_rng(0).integers(0, 256, (64, 4, 4, 3)), jnp.float32)
     x = x.at[0].set(0.0).at[1].set(255.0)
-    y = datasets.preprocess(None, x)
+    y = data.preprocess(None, x)
     assert y[0].min() == -1 and y[1].max() == 1
     np.testing.assert_allclose(y, 2 * x / 255 - 1, atol=1e-6)
-    np.testing.assert_allclose(datasets.preprocess(None, x, centered=False), x / 255, atol=1e-6)
-    np.testing.assert_allclose(datasets.postprocess(y, centered=True), x / 255, atol=1e-6)
-    d = datasets.preprocess(jax.random.key(0), x, uniform_dequantization=True, centered=False)
+    np.testing.assert_allclose(data.preprocess(None, x, centered=False), x / 255, atol=1e-6)
+    np.testing.assert_allclose(data.postprocess(y, centered=True), x / 255, atol=1e-6)
+    d = data.preprocess(jax.random.key(0), x, uniform_dequantization=True, centered=False)
     assert d.min() >= 0 and d.max() < 1
     u = np.asarray(d) * 256 - np.asarray(x)  # the added noise, U[0, 1)
     assert u.min() >= -1e-3 and u.max() < 1 + 1e-3
     assert stats.kstest(u.ravel()[:3000], "uniform").pvalue > 1e-3
-    c = datasets.preprocess(jax.random.key(0), x, uniform_dequantization=True, centered=True)
+    c = data.preprocess(jax.random.key(0), x, uniform_dequantization=True, centered=True)
     np.testing.assert_allclose(c, 2 * d - 1, atol=1e-6)
 
 
 def test_preprocess_random_flip_and_jit():
     x = jnp.asarray(np.random.default_rng(1).integers(0, 256, (200, 3, 4, 2)), jnp.float32)
-    fn = jax.jit(functools.partial(datasets.preprocess, random_flip=True, centered=False))
+    fn = jax.jit(functools.partial(data.preprocess, random_flip=True, centered=False))
     y = np.asarray(fn(jax.random.key(3), x)) * 255
     plain = np.isclose(y, np.asarray(x), atol=1e-3).all(axis=(1, 2, 3))
     flipped = np.isclose(y, np.asarray(x)[:, :, ::-1], atol=1e-3).all(axis=(1, 2, 3))
     assert np.all(plain ^ flipped), "each example is either itself or its mirror along W"
     assert 60 < flipped.sum() < 140  # Binomial(200, 1/2): mean 100, s.d. 7
-    np.testing.assert_allclose(datasets.preprocess(jax.random.key(3), x, random_flip=True, centered=False),
+    np.testing.assert_allclose(data.preprocess(jax.random.key(3), x, random_flip=True, centered=False),
                                y / 255, atol=1e-6)
 
 
 def test_preprocess_passes_toy_data_and_checks_key():
     v = jnp.arange(6.0).reshape(3, 2)
     np.testing.assert_array_equal(
-        datasets.preprocess(jax.random.key(0), v, uniform_dequantization=True, random_flip=True), v
+        data.preprocess(jax.random.key(0), v, uniform_dequantization=True, random_flip=True), v
     )
     with pytest.raises(ValueError, match="key=None"):
-        datasets.preprocess(None, jnp.zeros((1, 2, 2, 1)), random_flip=True)
+        data.preprocess(None, jnp.zeros((1, 2, 2, 1)), random_flip=True)
     with pytest.raises(ValueError, match="x.shape=\\(2, 3, 4\\)"):
-        datasets.preprocess(None, jnp.zeros((2, 3, 4)))
+        data.preprocess(None, jnp.zeros((2, 3, 4)))
 
 
 # ----- arrays from a .npy / .npz file -----------------------------------------------------------
@@ -453,7 +453,7 @@ def test_array_file_vectors_and_images(tmp_path):
     rng = np.random.default_rng(0)
     points = rng.normal(size=(50, 3)).astype(np.float64)
     np.save(tmp_path / "points.npy", points)
-    ds = datasets.get_dataset("array_file", path=str(tmp_path / "points.npy"))
+    ds = data.get_dataset("array_file", path=str(tmp_path / "points.npy"))
     assert ds.shape == (3,) and not ds.is_image and ds.num_train + ds.num_eval == 50 and ds.num_eval == 5
     rows = np.concatenate([ds.x_train, ds.x_eval])  # every row once, as float32
     np.testing.assert_array_equal(np.sort(rows, axis=0), np.sort(points.astype(np.float32), axis=0))
@@ -463,14 +463,14 @@ def test_array_file_vectors_and_images(tmp_path):
 
     images = rng.integers(0, 256, (12, 4, 4, 1), dtype=np.uint8)
     np.savez(tmp_path / "images.npz", images=images)
-    ds = datasets.get_dataset("array_file", path=str(tmp_path / "images.npz"))
+    ds = data.get_dataset("array_file", path=str(tmp_path / "images.npz"))
     assert ds.is_image and ds.shape == (4, 4, 1) and ds.x_train.dtype == np.uint8
     np.testing.assert_array_equal(np.sort(np.concatenate([ds.x_train, ds.x_eval]).ravel()), np.sort(images.ravel()))
     np.save(tmp_path / "float_images.npy", images / 255.0)  # floats in [0, 1] are the same images
-    same = datasets.get_dataset("array_file", path=str(tmp_path / "float_images.npy"))
+    same = data.get_dataset("array_file", path=str(tmp_path / "float_images.npy"))
     np.testing.assert_array_equal(same.x_train, ds.x_train)
     np.savez(tmp_path / "two.npz", a=points, b=points[:10])
-    assert datasets.get_dataset("array_file", path=str(tmp_path / "two.npz"), key="b").num_train == 9
+    assert data.get_dataset("array_file", path=str(tmp_path / "two.npz"), key="b").num_train == 9
 
 
 @pytest.mark.parametrize("name, array, match", [
@@ -491,7 +491,7 @@ def test_array_file_errors_name_the_file(tmp_path, name, array, match):
     else:
         np.save(path, array)
     with pytest.raises(ValueError, match=match) as info:
-        datasets.get_dataset("array_file", path=str(path))
+        data.get_dataset("array_file", path=str(path))
     assert str(path) in str(info.value)
 
 
@@ -499,9 +499,9 @@ def test_array_file_never_unpickles(tmp_path):
     path = tmp_path / "objects.npy"
     np.save(path, np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
     with pytest.raises(ValueError, match="pickled Python objects, which are never loaded"):
-        datasets.get_dataset("array_file", path=str(path))
+        data.get_dataset("array_file", path=str(path))
     np.savez(tmp_path / "objects.npz", x=np.array([{"a": 1}, None], dtype=object))
     with pytest.raises(ValueError, match="pickled"):
-        datasets.get_dataset("array_file", path=str(tmp_path / "objects.npz"))
+        data.get_dataset("array_file", path=str(tmp_path / "objects.npz"))
     with pytest.raises(FileNotFoundError, match="none.npy"):
-        datasets.get_dataset("array_file", path=str(tmp_path / "none.npy"))
+        data.get_dataset("array_file", path=str(tmp_path / "none.npy"))

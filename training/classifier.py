@@ -28,9 +28,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-import datasets
+import data
 from common import checks
-from datasets.preprocess import preprocess
+from data.preprocess import preprocess
 from evaluation.features import load_params, save_params
 from sde_lib import SDE, batch_mul
 from sde_lib.base import Array
@@ -124,7 +124,7 @@ def train_noise_conditional_classifier(
 ):
     """Trains `model` (default `NoisyClassifier(num_classes=dataset.num_classes)`) on `dataset`'s
     labelled examples, perturbed by `sde`, with AdamW under a cosine schedule. Images are mapped by
-    `datasets.preprocess(centered=centered)` to the score model's data space; vectors are used as
+    `data.preprocess(centered=centered)` to the score model's data space; vectors are used as
     they are. key(seed) splits once into the init key and the training key k; step i uses
     batch (seed, i) and fold_in(k, i). Returns params."""
     if dataset.num_classes is None:
@@ -169,7 +169,7 @@ def noisy_digits_classifier(
     `workdir/noisy_classifier/digits_{image_size}px_{sde hash}_...npz` (an .npz of named arrays,
     read without pickle). Returns (model, params, path); `get_classifier_grad_fn(sde, model, params)`
     gives the guidance term for `samplers.controllable`."""
-    dataset = datasets.get_dataset("digits", image_size=image_size)
+    dataset = data.get_dataset("digits", image_size=image_size)
     model = NoisyClassifier(num_classes=dataset.num_classes)
     path = noisy_classifier_path(
         workdir, sde, image_size=image_size, centered=centered, seed=seed, steps=steps

@@ -2,18 +2,18 @@
 folders and arrays in a .npy / .npz file, behind one small interface (`Dataset.train_batch(seed, step, batch_size)`, a pure
 function of its arguments, and `Dataset.eval_batches(batch_size)`), plus pure-JAX preprocessing.
 
-    ds = datasets.get_dataset("digits", image_size=16)
+    ds = data.get_dataset("digits", image_size=16)
     x, y = ds.train_batch(seed=0, step=k, batch_size=64)      # x float32 [64, 16, 16, 1] in [0, 255]
-    x = datasets.preprocess(key, x, uniform_dequantization=True, centered=True, random_flip=False)
+    x = data.preprocess(key, x, uniform_dequantization=True, centered=True, random_flip=False)
 """
 
 from common import checks
-from datasets.arrays import array_file
-from datasets.base import ArrayDataset, Dataset, StreamDataset, check_finite
-from datasets.digits import digits
-from datasets.images import cifar10, image_folder
-from datasets.preprocess import postprocess, preprocess
-from datasets.toy import checkerboard, eight_gaussians, gaussian_mixture, swiss_roll, two_moons
+from data.arrays import array_file
+from data.base import ArrayDataset, Dataset, StreamDataset, check_finite
+from data.digits import digits
+from data.images import cifar10, image_folder
+from data.preprocess import postprocess, preprocess
+from data.toy import checkerboard, eight_gaussians, gaussian_mixture, swiss_roll, two_moons
 
 # The one place dataset names map to constructors (configs and main.py use it).
 DATASETS = {

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from common import checks
-from datasets.base import EVAL_ENTROPY, ArrayDataset, Dataset, DrawFn, StreamDataset
+from data.base import EVAL_ENTROPY, ArrayDataset, Dataset, DrawFn, StreamDataset
 from sde_lib import GaussianMixture
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets.base import EVAL_ENTROPY, ArrayDataset, check_finite, heldout_size
+from data.base import EVAL_ENTROPY, ArrayDataset, check_finite, heldout_size
 
 MIN_ROWS = 2
 

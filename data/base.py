@@ -77,7 +77,7 @@ class Dataset(abc.ABC):
     whether examples are images, the number of classes (None when unlabelled), deterministic
     training batches and a held-out split.
 
-    Image values are raw intensities in [0, 255] (float32); `datasets.preprocess` scales them.
+    Image values are raw intensities in [0, 255] (float32); `data.preprocess` scales them.
     """
 
     name: str

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from common import checks
-from datasets.base import ArrayDataset, resize_images
+from data.base import ArrayDataset, resize_images
 
 DIGITS_FILE = Path(__file__).parent / "data" / "digits.npz"
 NUM_DIGITS = 1797

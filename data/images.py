@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from common import checks
-from datasets.base import ArrayDataset, heldout_size, resize_images
+from data.base import ArrayDataset, heldout_size, resize_images
 
 CIFAR_TRAIN_FILES = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
 CIFAR_TEST_FILE = "test_batch.bin"
