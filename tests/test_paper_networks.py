@@ -137,6 +137,7 @@ def test_train_with_smld_loss_and_sample_with_ald(fast_compile):
     c.model.nf = 4
     c.sde.num_scales = 4
     c.model.scale_by_sigma = True
+    c.sampling.method = "pc"
     c.sampling.predictor = "none"
     c.sampling.corrector = "ald"
     c.sampling.n_steps_each = 2

@@ -186,5 +186,5 @@ def test_calibrate_then_sample_on_the_fitted_grid(tmp_path):
     c.sampling.grid = str(tmp_path / "missing.npy")
     with pytest.raises(FileNotFoundError, match="sampling.grid=.*missing.npy' does not exist"):
         build_experiment(c)
-    with pytest.raises(ValueError, match="sampling.method='pc'"):
+    with pytest.raises(ValueError, match="fits a deterministic fixed-step sampler, got sampling.method="):
         run.calibrate(build_experiment(tiny_toy_config(n_iters=10)), wd, pilot=4, n_iters=1)
