@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import argparse
 import ast
+import glob
 import os
+import re
 import time
 
 import jax
@@ -37,7 +39,9 @@ import jax.numpy as jnp
 import numpy as np
 
 import data
+import models
 import parallel
+import samplers
 from common.seeds import key_for, seed_for
 from configs import default_digits, default_toy
 from configs.builders import build_experiment
@@ -194,13 +198,9 @@ def likelihood_row(name: str, changes: dict, steps: int, n_eval: int = 500) -> d
     """nats/dim of held-out draws of the 2-D Gaussian mixture (`data.gaussian_mixture`, exact
     density) under the probability-flow ODE of a model trained `steps` steps, beside the exact
     -E log p(x) / D of the same points."""
-    import samplers
-    from configs.builders import build_experiment as build
-    import models
-
     config = make_config("toy", {"data.dataset": "gaussian_mixture", "model.parameterization": "sde", **changes})
     config.training.n_iters = steps
-    exp = build(config)
+    exp = build_experiment(config)
     state, train_s, step_rate, loss = train(exp, steps, exp.n_jitted_steps)
     x = np.concatenate([b for b, _ in exp.dataset.eval_batches(n_eval)])[:n_eval]
     score_fn = models.bind_params(models.get_score_fn(exp.sde, exp.model), state.ema_params)
@@ -214,9 +214,6 @@ def likelihood_row(name: str, changes: dict, steps: int, n_eval: int = 500) -> d
 
 def demo_figures(workdir: str) -> list[str]:
     """The figures of `make demo`'s samples (the newest samples/samples_<step>.npz of each workdir)."""
-    import glob
-    import re
-
     lines = []
     for kind, sub, module in (("toy", "toy", default_toy), ("digits", "digits", default_digits)):
         files = glob.glob(os.path.join(workdir, sub, "samples", "samples_*.npz"))

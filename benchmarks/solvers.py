@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
 import time
 from pathlib import Path
 from typing import NamedTuple
@@ -42,11 +43,14 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from scipy import integrate
 
 from benchmarks.peers import peers_section
 from evaluation.metrics import sliced_wasserstein
-from samplers import METHODS, flow, get_sampler, registry
+from models import bind_params, get_model, get_score_fn, init_params
+from samplers import METHODS, calibrate_grid, fit_learned_solver, flow, get_sampler, registry
 from sde_lib import SDE, VESDE, VPSDE, GaussianMixture
+from training.progress import line
 
 NFES = (5, 10, 15, 20, 30, 40, 50, 100, 1000)
 QUICK_NFES = (10, 20)
@@ -124,8 +128,6 @@ def adaptive_entries(quick: bool = False) -> list[Entry]:
 
 def calibrate_entry(sde: SDE, score_fn, shape, entry: Entry, key) -> tuple[Entry, dict]:
     """`entry` with its CALIBRATED grid replaced by one fitted on pilot noise from `key`."""
-    from samplers import calibrate_grid
-
     options = {k: v for k, v in entry.options.items() if k != "grid"}
     start = time.perf_counter()
     fit = calibrate_grid(sde, (CALIBRATION["pilot"],) + tuple(shape[1:]), entry.method, score_fn, key=key,
@@ -137,8 +139,6 @@ def calibrate_entry(sde: SDE, score_fn, shape, entry: Entry, key) -> tuple[Entry
 
 def fit_entry(sde: SDE, score_fn, shape, entry: Entry, key) -> tuple[Entry, dict]:
     """`entry` with its TO_FIT learned solver replaced by one fitted on pilot noise from `key`."""
-    from samplers import fit_learned_solver
-
     options = {k: v for k, v in entry.options.items() if k != "learned_solver"}
     settings = {k: v for k, v in LEARNING.items() if k not in ("pilot", "max_nfe")}
     fit = fit_learned_solver(sde, (LEARNING["pilot"],) + tuple(shape[1:]), score_fn, key=key, nfe=entry.nfe,
@@ -151,8 +151,6 @@ def fit_entry(sde: SDE, score_fn, shape, entry: Entry, key) -> tuple[Entry, dict
 def _load() -> float:
     """The 1-minute load average (the machine is shared: fit times scale with it); nan where unknown."""
     try:
-        import os
-
         return float(os.getloadavg()[0])
     except (OSError, AttributeError):
         return float("nan")
@@ -346,7 +344,7 @@ def adaptive_table(rows) -> str:
 
 
 def plot_problem(rows, title: str, path: Path) -> None:
-    import matplotlib
+    import matplotlib  # here: the backend is chosen before pyplot is first imported
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -542,19 +540,17 @@ def calibration_table(rows) -> str:
     for r in rows:
         if "fit_seconds" in r:
             flips = r["median_flips"][1] if "median_flips" in r else 0
-            line = (f"| {r['label']} | {r['budget']} | {r['pilot_err_init']:.1e} | {r['pilot_err']:.1e} | "
-                    f"{r['fit_seconds']:.0f}, {r['load']:.1f} | {_fmt(r.get('rel_err'), 'err')} ({flips}) |")
+            row = (f"| {r['label']} | {r['budget']} | {r['pilot_err_init']:.1e} | {r['pilot_err']:.1e} | "
+                   f"{r['fit_seconds']:.0f}, {r['load']:.1f} | {_fmt(r.get('rel_err'), 'err')} ({flips}) |")
             if checked:
-                line += f" {_fmt(r.get('check_err'), 'err')} ({r.get('check_flips', '—')}) |"
-            lines.append(line)
+                row += f" {_fmt(r.get('check_err'), 'err')} ({r.get('check_flips', '—')}) |"
+            lines.append(row)
     return "\n".join(lines)
 
 
 # ----- overhead and the host-side ODE solve -------------------------------------------------------
 def unet_score(sde: SDE, batch: int, *, quick: bool):
     """score_fn of a small DDPM++ U-Net on 16x16x3 images (random weights)."""
-    from models import bind_params, get_model, get_score_fn, init_params
-
     model = get_model("ddpmpp", nf=16 if quick else 32, ch_mult=(1, 2), num_res_blocks=1,
                       attn_resolutions=(8,), dropout=0.0)
     params = init_params(model, jax.random.PRNGKey(0), (batch, 16, 16, 3))
@@ -591,8 +587,6 @@ def overhead_section(*, quick: bool) -> str:
 
 def scipy_ode(sde: SDE, score_fn, x_init, *, rtol, atol, eps):
     """The paper's ODE sampler: scipy's RK45 on the flattened batch, a jitted drift on the host."""
-    from scipy import integrate
-
     shape = x_init.shape
     rsde = sde.reverse(score_fn, probability_flow=True)
     drift = jax.jit(lambda x, t: rsde.sde(x, jnp.full(shape[:1], t))[0])
@@ -643,8 +637,6 @@ def run(workdir, *, quick: bool = False, sections=SECTIONS, problem_names=None, 
     """Runs the benchmark's `sections`; each is printed and appended to workdir/benchmark.md as soon as
     it is computed (an interrupted run keeps what it finished); writes the PNG plots; returns the
     Markdown. `problem_names`, `nfes` and `rows_filter(label) -> bool` narrow the analytic sections."""
-    from training.progress import line
-
     for section in sections:
         if section not in SECTIONS:
             raise ValueError(f"unknown benchmark section {section!r}; valid: {list(SECTIONS)}")

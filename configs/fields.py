@@ -168,14 +168,6 @@ def _describe(field: str, value) -> str:
     return f"{field}={value!r}"
 
 
-def _first_named(message: str, arguments) -> str | None:
-    """Transitional, for constructors that still raise a plain ValueError (samplers/, until it raises
-    `ArgumentError` too): the argument the message names first."""
-    found = [(m.start(), arg) for arg in arguments
-             if (m := re.search(rf"(?<![\w.]){re.escape(arg)}(?!\w)", message))]
-    return min(found)[1] if found else None
-
-
 @contextlib.contextmanager
 def field_errors(fields: dict[str, tuple[str, Any]], default: tuple[str, Any]):
     """Re-raises what a constructor rejects as `field=value: message`.
@@ -188,10 +180,7 @@ def field_errors(fields: dict[str, tuple[str, Any]], default: tuple[str, Any]):
     try:
         yield
     except (ValueError, OSError) as e:
-        if isinstance(e, ArgumentError):
-            argument = re.sub(r"\[.*$", "", e.argument)
-        else:
-            argument = _first_named(str(e), fields)
+        argument = re.sub(r"\[.*$", "", e.argument) if isinstance(e, ArgumentError) else None
         field, value = fields.get(argument, default)
         message = str(e)
         if not message.startswith(f"{field}="):
