@@ -111,7 +111,10 @@ def get_pc_sampler(
         raise checks.ArgumentError("corrector", corrector, message="predictor and corrector cannot both be 'none'")
     if predictor_fn is ancestral_sampling:  # raises for SDEs without an ancestral step
         dummy = jnp.zeros(shape)
-        jax.eval_shape(lambda: sde.ancestral_step(dummy, jnp.ones(shape[:1]), dummy))
+        try:
+            jax.eval_shape(lambda: sde.ancestral_step(dummy, jnp.ones(shape[:1]), dummy))
+        except ValueError as e:
+            raise checks.ArgumentError("predictor", predictor, message=str(e)) from e
 
     n_corrector = corrector_steps if corrector_fn is not None else 0
     nfe = sde.N * (n_corrector + (predictor_fn is not None)) + int(denoise)
