@@ -119,3 +119,12 @@ def ndim(name: str, x, expected: int | Iterable[int], what: str | None = None) -
     if np.ndim(x) not in ranks:
         layout = what or " or ".join(f"rank {r}" for r in ranks)
         raise ArgumentError(name, np.shape(x), message=f"{name} must be {layout}, got {name}.shape={np.shape(x)}")
+
+
+def increasing(low_name: str, low, high_name: str, high) -> tuple[float, float]:
+    """Two positive finite numbers with low < high (e.g. sigma_min < sigma_max); the error names `low_name`."""
+    low, high = positive(low_name, low), positive(high_name, high)
+    if not low < high:
+        raise ArgumentError(low_name, low, message=f"need 0 < {low_name} < {high_name}, got {low_name}={low!r}, "
+                                                   f"{high_name}={high!r}")
+    return low, high

@@ -86,11 +86,7 @@ def _check_fields(m) -> None:
     checks.choice("normalization", m.normalization, NORMALIZATIONS)
     checks.choice("interpolation", m.interpolation, INTERPOLATIONS)
     checks.positive_int("num_scales", m.num_scales)
-    checks.positive("sigma_min", m.sigma_min)
-    checks.positive("sigma_max", m.sigma_max)
-    if not m.sigma_min < m.sigma_max:
-        raise checks.ArgumentError("sigma_min", m.sigma_min, message=(
-            f"need 0 < sigma_min < sigma_max, got sigma_min={m.sigma_min!r}, sigma_max={m.sigma_max!r}"))
+    checks.increasing("sigma_min", m.sigma_min, "sigma_max", m.sigma_max)
 
 
 def _check_image(x: Array, halvings: int) -> None:

@@ -29,11 +29,7 @@ class VESDE(SDE):
 
     def __post_init__(self):
         checks.positive_int("N", self.N)
-        checks.positive("sigma_min", self.sigma_min)
-        checks.positive("sigma_max", self.sigma_max)
-        if not self.sigma_min < self.sigma_max:
-            raise checks.ArgumentError("sigma_min", self.sigma_min, message=(
-                f"need 0 < sigma_min < sigma_max, got sigma_min={self.sigma_min!r}, sigma_max={self.sigma_max!r}"))
+        checks.increasing("sigma_min", self.sigma_min, "sigma_max", self.sigma_max)
 
     @property
     def _log_ratio(self) -> float:

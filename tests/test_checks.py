@@ -57,3 +57,12 @@ def test_boolean_and_ndim():
     checks.ndim("x", np.zeros((2, 3)), 2)
     with pytest.raises(checks.ArgumentError, match=r"x must be \[B, H, W, C\], got x.shape=\(2, 3\)"):
         checks.ndim("x", np.zeros((2, 3)), 4, "[B, H, W, C]")
+
+
+def test_increasing_pair():
+    assert checks.increasing("sigma_min", 0.01, "sigma_max", 50) == (0.01, 50.0)
+    with pytest.raises(checks.ArgumentError, match=r"need 0 < sigma_min < sigma_max, got sigma_min=5.0, sigma_max=5.0") as e:
+        checks.increasing("sigma_min", 5.0, "sigma_max", 5.0)
+    assert e.value.argument == "sigma_min"
+    with pytest.raises(checks.ArgumentError, match="sigma_max must be a finite number > 0.0"):
+        checks.increasing("sigma_min", 0.1, "sigma_max", -1)
