@@ -26,7 +26,6 @@ import jax.numpy as jnp
 from common import checks
 from samplers._common import data_prediction
 from samplers.fixed_step import Steps, fixed_step_method, scan_orders
-from samplers.fixed_step import segments  # noqa: F401 (`samplers.learned` imports it from here)
 from sde_lib import SDE
 
 

@@ -51,7 +51,9 @@ from tqdm.auto import tqdm
 
 from common import checks
 from samplers import _common, calibrate, grids
-from samplers.dpm_solver import check_order, data_prediction, dpmpp_update, multistep_orders, phi, segments
+from samplers._common import data_prediction
+from samplers.dpm_solver import check_order, dpmpp_update, multistep_orders, phi
+from samplers.fixed_step import segments
 from samplers.unipc import VARIANTS, unipc_update
 from sde_lib import SDE
 
