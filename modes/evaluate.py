@@ -23,7 +23,7 @@ import parallel
 import samplers
 from common.seeds import key_for, seed_for
 from evaluation import features, metrics, stats
-from modes.run import Experiment, build_sample_fn, placed_initial_state
+from modes.run import Experiment, build_sample_fn, restore_target
 from training.checkpoints import Checkpoints
 from training.losses import get_loss_fn
 from training.progress import bar as progress_bar
@@ -152,7 +152,7 @@ def evaluate(exp: Experiment, workdir: str, options: EvalOptions = EvalOptions()
         if not steps:
             raise FileNotFoundError(f"no checkpoint in {os.path.join(workdir, 'checkpoints')} within "
                                     f"[{options.begin_step}, {options.end_step}]; train first (--mode train)")
-        target = placed_initial_state(exp, mesh)[0]
+        target = restore_target(exp, mesh)
         results = []
         for step in steps:
             params = checkpoints.restore(target, step).ema_params

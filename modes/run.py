@@ -78,6 +78,14 @@ def placed_initial_state(exp: Experiment, mesh) -> tuple[TrainState, Any]:
     return parallel.place(state, shardings), shardings
 
 
+def restore_target(exp: Experiment, mesh):
+    """The train state's shapes, dtypes and shardings on the mesh, for restoring a checkpoint into:
+    traced only (`jax.eval_shape`), so nothing is initialised or compiled."""
+    abstract = jax.eval_shape(lambda: initial_state(exp))
+    shardings = parallel.state_shardings(abstract, mesh, exp.fsdp)
+    return jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), abstract, shardings)
+
+
 def build_train_step(exp: Experiment, mesh, state_shardings):
     """The jitted update: batches [n, B, ...] sharded along B, the state as `state_shardings`."""
     parallel.check_batch_size(exp.batch_size, mesh, "training.batch_size")
@@ -176,7 +184,7 @@ def check_checkpoint(exp: Experiment, workdir: str) -> None:
 def restore_state(exp: Experiment, workdir: str, mesh) -> TrainState:
     checkpoints = Checkpoints(workdir)
     try:
-        state = checkpoints.restore(placed_initial_state(exp, mesh)[0])
+        state = checkpoints.restore(restore_target(exp, mesh))
     finally:
         checkpoints.close()
     if state is None:

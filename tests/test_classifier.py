@@ -17,15 +17,6 @@ from sde_lib import GaussianMixture, batch_mul
 from training import classifier
 
 
-@pytest.fixture(scope="module", autouse=True)
-def fast_compiles():
-    # The networks here are tiny; XLA's optimisation passes would dominate the test time on CPU.
-    previous = jax.config.read("jax_disable_most_optimizations")
-    jax.config.update("jax_disable_most_optimizations", True)
-    yield
-    jax.config.update("jax_disable_most_optimizations", previous)
-
-
 def _host_params(model, *args, dtype=jnp.float32, seed=0):
     """Weights N(0, 1 / fan_in) of the model's shapes, drawn on the host: nothing is compiled."""
     shapes = jax.eval_shape(model.init, jax.random.key(0), *args)["params"]

@@ -174,7 +174,19 @@ def test_kill_9_and_rerun_equals_uninterrupted_run(tmp_path):
         with open(log_path, "w") as log:
             proc = _start(config, wd, log)
             t0 = time.monotonic()
-            reached = _wait_for(lambda elapsed: until(elapsed, steps, tmp), proc)
+            said = []  # the run's "resuming from" line, once seen (read from its log until then)
+
+            def ready(elapsed):
+                # A rerun that will resume is killed in its loop only after saying so: at start-up
+                # orbax may clear a temporary directory the previous kill left, which would
+                # otherwise look like a new write.
+                if in_loop and steps and not said:
+                    if _resumed_from(log_path) is None:
+                        return False
+                    said.append(True)
+                return until(elapsed, steps, tmp)
+
+            reached = _wait_for(ready, proc)
             assert reached, f"the run ended before the kill: {log_path.read_text()[-2000:]}"
             _kill(proc)
         resumed = _resumed_from(log_path)

@@ -7,7 +7,7 @@ import numpy as np
 
 from configs.builders import build_experiment, eval_options
 from modes.evaluate import evaluate
-from test_pipeline import main_py, tiny_toy_config
+from test_pipeline import tiny_toy_config
 from modes import run
 
 

@@ -67,7 +67,7 @@ def test_calibrated_grid_lowers_the_error_on_fresh_noise():
 
 
 @pytest.mark.parametrize("method", [m for m in names(calibratable=True) if m != "unipc"])
-def test_calibration_runs_through_every_deterministic_method(method, fast_compile):
+def test_calibration_runs_through_every_deterministic_method(method):
     """Gradients reach the grid through every parameterisation (lambda, sigma_EDM): a few
     iterations already lower the pilot error. (A 16 x 2 pilot: compiling the solver and its
     gradient is the time, so most XLA optimisations are off.)"""

@@ -223,7 +223,7 @@ def image_model(centered):
     return GaussianMixture(jnp.ones((1,)), mean[None], cov[None])
 
 
-def test_bits_per_dim_closed_form_and_data_scaling(fast_compile):
+def test_bits_per_dim_closed_form_and_data_scaling():
     """bits/dim of integer images against the closed form, for a model on [-1, 1] and for the
     same distribution modelled on [0, 1]: the two must agree (the scaling's Jacobian is 1 bit/dim).
     (Eight 4-pixel images: compiling is the time, so most XLA optimisations are off.)"""

@@ -209,7 +209,7 @@ def test_inception_pooling_and_resize_conventions():
     np.testing.assert_allclose(up, [0, 0.25, 0.75, 1])
 
 
-def test_inception_extractor_runs_and_checks_its_file(tmp_path, fast_compile):
+def test_inception_extractor_runs_and_checks_its_file(tmp_path):
     _random_inception_npz(tmp_path / "w.npz", fc_weight=np.zeros((3, 2048), np.float32))
     ex = features.inception_extractor(tmp_path / "w.npz", resolution=75)
     f = features.extract_features(ex, np.random.default_rng(2).uniform(size=(3, 16, 16, 1)), batch_size=2)

@@ -16,15 +16,6 @@ from conftest import assert_matches_gaussian, gaussian_data, make_sde, mixture_d
 from models import layers, up_down
 
 
-@pytest.fixture(scope="module", autouse=True)
-def fast_compiles():
-    # The networks here are tiny; XLA's optimisation passes would dominate the test time on CPU.
-    previous = jax.config.read("jax_disable_most_optimizations")
-    jax.config.update("jax_disable_most_optimizations", True)
-    yield
-    jax.config.update("jax_disable_most_optimizations", previous)
-
-
 # Tiny U-Nets (two resolutions, one block each) that together cover both residual blocks, FIR and
 # nearest / average resampling, every progressive option, both embeddings and attention.
 TINY = dict(nf=8, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=(8, 16), dropout=0.1)

@@ -128,7 +128,7 @@ def test_bad_arguments_are_named(kwargs, match):
         models.get_model("ncsnv2", **kwargs)
 
 
-def test_train_with_smld_loss_and_sample_with_ald(fast_compile):
+def test_train_with_smld_loss_and_sample_with_ald():
     """Two SMLD-loss steps of a tiny NCSNv2 on the 8x8 digits, then annealed Langevin dynamics,
     all built from a config (training.continuous=False, corrector 'ald') as main.py builds them."""
     c = fields.use_model(default_digits.get_config("vesde"), "ncsnv2")

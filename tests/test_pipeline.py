@@ -1,6 +1,5 @@
 """Train -> pre-emption checkpoint -> restart -> sample, through main.py and in-process."""
 
-import dataclasses
 import json
 import os
 import subprocess
@@ -110,7 +109,7 @@ def test_restarted_run_equals_uninterrupted_run(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
-def test_sampling_is_reproducible_and_images_work(tmp_path, fast_compile):
+def test_sampling_is_reproducible_and_images_work(tmp_path):
     c = default_digits.get_config()
     c.training.n_iters = 10
     c.training.batch_size = 8

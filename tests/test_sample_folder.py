@@ -50,11 +50,7 @@ def toy(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory):
-    import jax
-
-    jax.config.update("jax_disable_most_optimizations", True)  # U-Nets compile slowly on CPU
-    yield _checkpointed(default_digits.get_config(), DIGITS, str(tmp_path_factory.mktemp("digits") / "wd"))
-    jax.config.update("jax_disable_most_optimizations", False)
+    return _checkpointed(default_digits.get_config(), DIGITS, str(tmp_path_factory.mktemp("digits") / "wd"))
 
 
 def test_samples_do_not_depend_on_the_batch_size_and_resume(toy, tmp_path, monkeypatch):
