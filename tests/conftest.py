@@ -14,11 +14,11 @@ if _FLAG not in os.environ.get("XLA_FLAGS", ""):
 # with every optimisation on. Set through the environment so that subprocesses inherit it.
 os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
 
-# Many tests (and the main.py subprocesses they
-# start) compile the same programs. A persistent compilation cache in a fresh temporary directory,
-# shared through the environment by the xdist workers and every subprocess, compiles each once per
-# session; it is removed when the session that created it ends, so runs stay independent. An
-# existing JAX_COMPILATION_CACHE_DIR is respected (and kept).
+# Many tests (and the main.py subprocesses they start) compile the same programs. A persistent
+# compilation cache in a fresh temporary directory, shared through the environment by the xdist
+# workers and every subprocess (the multi-device check too), compiles each once per session; it is
+# removed when the session that created it ends, so runs stay independent. An existing
+# JAX_COMPILATION_CACHE_DIR is respected (and kept).
 if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     import atexit
     import shutil
