@@ -155,6 +155,14 @@ def _check_sampling(config) -> None:
     for name in ("calibration_pilot", "calibration_iters"):
         _check(config, f"sampling.{name}", checks.positive_int, required=False)
     _check(config, "sampling.num_samples", checks.nonneg_int, required=False)
+    # Also the fields that only some methods read: a bad value is an error whichever method is chosen,
+    # not something ignored until the day the method is switched.
+    for name in ("n_steps_each", "nfe"):
+        _check(config, f"sampling.{name}", checks.positive_int, required=False)
+    for name in ("snr", "rtol", "atol"):  # (eps: checked against the SDE's T when the sampler is built)
+        _check(config, f"sampling.{name}", checks.positive, required=False)
+    _check(config, "sampling.s_churn", checks.number, low=0.0, required=False)
+    _check(config, "sampling.noise_removal", checks.boolean, required=False)
 
 
 def _check_data(config) -> None:

@@ -120,6 +120,10 @@ CONFIG_CASES = {
     "foreign_sde_field": (["--config={cfg}:foreign_sde"], "sde.sigma_max=5.0",
                           ["not a field of training.sde='vpsde'"]),
     "snr_zero": (_toy("sampling.method=pc", "sampling.snr=0.0"), "sampling.snr=0.0", ["> 0"]),
+    # fields the chosen method does not read are checked too
+    "snr_unread": (_toy("sampling.method=ode", "sampling.snr=-1.0"), "sampling.snr=-1.0", ["> 0"]),
+    "nfe_unread": (_toy("sampling.method=pc", "sampling.nfe=0"), "sampling.nfe=0", ["positive integer"]),
+    "s_churn_unread": (_toy("sampling.method=pc", "sampling.s_churn=-1.0"), "sampling.s_churn=-1.0", [">= 0"]),
     "snr_negative": (_toy("sampling.method=pc", "sampling.snr=-0.16"), "sampling.snr=-0.16", ["> 0"]),
     "sampling_eps_above_T": (_toy("sampling.eps=1.5"), "sampling.eps=1.5", ["(0, T=1.0)"]),
     "sampling_eps_zero": (_toy("sampling.eps=0.0"), "sampling.eps=0.0", ["(0, T=1.0)"]),
