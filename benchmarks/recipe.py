@@ -3,6 +3,7 @@
     python -m benchmarks.recipe --data toy                     # the default 2-D recipe and its variants
     python -m benchmarks.recipe --data digits --variants default,sde_param
     python -m benchmarks.recipe --data toy --variants default --steps 6000 --set training.batch_size=512
+    python -m benchmarks.recipe --data toy --variants default,film --seeds 0,1,2   # a row per seed, then the mean
     python -m benchmarks.recipe --figures workdir/demo      # the figures make demo prints at its end
     python -m benchmarks.recipe --data likelihood --variants all --steps 2000   # nats/dim, exact density
 
@@ -22,7 +23,9 @@ nats/dim of held-out points under the probability-flow ODE beside their exact va
 
 Wall times on a shared machine move with its load, so the row also gives the speed of the jitted
 train step alone (timed on one fixed batch right after training, in the same process): the
-training time a target speaks of is `steps / (steps per second)`.
+training time a target speaks of is `steps / (steps per second)`. With `--seeds`, each variant is
+trained once per seed (`config.seed`: parameters, data order, training noise and sampling) and a
+last row gives the mean of its figures and the worst seed's fraction inside the squares.
 """
 
 from __future__ import annotations
@@ -71,6 +74,12 @@ TOY_VARIANTS = {
     "no_ema_warmup": {"training.ema_warmup": False},
     "constant_lr": {"optim.decay": "constant"},
     "uniform_t": {"training.t_sampling": "uniform"},
+    # Round 3: FiLM time conditioning (models/mlp.py, time_film) and what goes with it.
+    "film": {"model.time_film": True},
+    "film_nf16_s2": {"model.time_film": True, "model.nf": 16, "model.input_fourier_scale": 2.0},
+    "film_nf16_s2_ff128": {"model.time_film": True, "model.nf": 16, "model.input_fourier_scale": 2.0,
+                           "model.input_fourier": 128},
+    "ff128": {"model.input_fourier": 128},
     # The previous round's variants, on the previous default.
     "previous_default": PREVIOUS_TOY,
     "p_ff64_s1": {**PREVIOUS_TOY, "model.input_fourier_scale": 1.0},
@@ -99,8 +108,11 @@ def make_config(kind: str, changes: dict):
     config = (default_toy if kind == "toy" else default_digits).get_config()
     config.training.snapshot_sampling = False
     for field, value in changes.items():
-        section, key = field.split(".")
-        config[section][key] = value
+        if "." in field:
+            section, key = field.split(".")
+            config[section][key] = value
+        else:  # a top-level field: seed
+            config[field] = value
     return config
 
 
@@ -249,6 +261,7 @@ def main(argv=None):
     parser.add_argument("--variants", default="default", help="comma-separated names, or 'all'")
     parser.add_argument("--steps", type=int, default=None, help="training steps (default: the config's n_iters)")
     parser.add_argument("--set", action="append", default=[], help="field=value applied to every variant")
+    parser.add_argument("--seeds", default=None, help="comma-separated config seeds: one row per seed and their mean")
     parser.add_argument("--figures", default=None, help="print the figures of make demo's samples in this workdir")
     parser.add_argument("--cache_dir", default="workdir/recipe_benchmark", help="where the digits classifier is cached")
     args = parser.parse_args(argv)
@@ -265,18 +278,40 @@ def main(argv=None):
             common[field] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
             common[field] = value
+    seeds = [None] if args.seeds is None else [int(s) for s in args.seeds.split(",")]
     os.makedirs(args.cache_dir, exist_ok=True)
     rows = []
     for name in names:
         if name not in table:
             raise SystemExit(f"unknown variant {name!r}; valid: {sorted(table)}")
-        if args.data == "likelihood":
-            row = likelihood_row(name, {**table[name], **common}, args.steps or 2000)
-        else:
-            row = run_variant(args.data, name, {**table[name], **common}, args.steps, args.cache_dir)
-        print(format_row(row), flush=True)
-        rows.append(row)
+        per_seed = []
+        for seed in seeds:
+            changes = {**table[name], **common, **({} if seed is None else {"seed": seed})}
+            if args.data == "likelihood":
+                row = likelihood_row(name, changes, args.steps or 2000)
+            else:
+                row = run_variant(args.data, name, changes, args.steps, args.cache_dir)
+            if seed is not None:
+                row = {"variant": name, "seed": seed, **{k: v for k, v in row.items() if k != "variant"}}
+            print(format_row(row), flush=True)
+            per_seed.append(row)
+        rows.extend(per_seed)
+        if len(per_seed) > 1:
+            mean = mean_row(per_seed)
+            print(format_row(mean), flush=True)
+            rows.append(mean)
     return rows
+
+
+def mean_row(per_seed: list[dict]) -> dict:
+    """The mean over seeds of every float figure (and, on the checkerboard, the worst seed's fraction inside)."""
+    row = {"variant": per_seed[0]["variant"], "seed": "mean"}
+    for key, value in per_seed[0].items():
+        if isinstance(value, float):
+            row[key] = float(np.mean([r[key] for r in per_seed]))
+    if "in_squares" in row:
+        row["min_in_squares"] = min(r["in_squares"] for r in per_seed)
+    return row
 
 
 if __name__ == "__main__":

@@ -69,7 +69,7 @@ def get_config(sde="vpsde"):
     model.fir = False
     model.fir_kernel = (1, 3, 3, 1)
     model.scale_by_sigma = False
-    for unused in ("width", "num_blocks", "input_fourier", "input_fourier_scale"):
+    for unused in ("width", "num_blocks", "input_fourier", "input_fourier_scale", "time_film"):
         del model[unused]
 
     config.optim.lr = 1e-3

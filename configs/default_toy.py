@@ -105,6 +105,7 @@ def get_config(sde="vpsde"):
     model.input_fourier = 64  # MLP: random Fourier features of the input (0: none)
     model.input_fourier_scale = 4.0  # MLP: their frequencies' standard deviation (cycles per data unit)
     model.nf = 64  # size of the time embedding
+    model.time_film = False  # MLP: the time embedding scales and shifts each block's features (FiLM) instead of adding a bias
     model.embedding_type = "fourier"  # fourier (of log noise label: suits every SDE) | positional
     model.fourier_scale = 1.0  # std of the Fourier time embedding's frequencies
 
