@@ -195,6 +195,23 @@ def test_digits_classifier_learns_and_caches(tmp_path, monkeypatch):
     np.testing.assert_array_equal(np.asarray(again.classify(x / 255.0)), np.asarray(clf.classify(x / 255.0)))
 
 
+def test_shipped_classifier_equals_a_fresh_training(tmp_path):
+    """The default 8x8 classifier is read from the project (evaluation/weights/), not trained in the
+    workdir, and its features are those of a classifier trained afresh with the same settings
+    (1200 steps, ~30 s): a change to the classifier or its training that leaves the file stale fails here."""
+    clf = features.digits_classifier(tmp_path, image_size=8)
+    assert clf.path == features.SHIPPED_DIR / "digits_8px_seed0_steps1200_batch128_lr0.002.npz"
+    assert not (tmp_path / "digits_classifier").exists()
+    assert clf.accuracy > 0.96, clf.accuracy
+    ds = data.get_dataset("digits", image_size=8)
+    fresh = features.train_digits_classifier(ds)
+    extractor, classify = features.classifier_functions(features.digits_cnn(8), fresh)
+    x = np.concatenate([b for b, _ in ds.eval_batches(500)]) / 255.0
+    f_shipped, f_fresh = features.extract_features(clf.extractor, x), features.extract_features(extractor, x)
+    np.testing.assert_allclose(f_shipped, f_fresh, rtol=1e-4, atol=1e-4 * np.abs(f_fresh).max())
+    np.testing.assert_array_equal(np.asarray(clf.classify(x)), np.asarray(classify(x)))
+
+
 def test_params_npz_refuses_pickles_and_mismatches(tmp_path):
     model = features.digits_cnn(8)
     template = _host_params(model, jnp.zeros((1, 8, 8, 1)))
