@@ -4,6 +4,7 @@
     python -m benchmarks.recipe --data digits --variants default,sde_param
     python -m benchmarks.recipe --data toy --variants default --steps 6000 --set training.batch_size=512
     python -m benchmarks.recipe --data toy --variants default,round2_default --seeds 0,1,2   # a row per seed, then the mean
+    python -m benchmarks.recipe --data toy --variants round2_default,default,nf16 --step_cost  # step time ratios
     python -m benchmarks.recipe --figures workdir/demo      # the figures make demo prints at its end
     python -m benchmarks.recipe --data likelihood --variants all --steps 2000   # nats/dim, exact density
 
@@ -152,6 +153,33 @@ def train(exp, steps: int, chunk: int):
     return state, train_s * steps / max(steps - chunk, 1), step_rate, float(np.asarray(losses)[-1])
 
 
+def step_costs(kind: str, names: list[str], table: dict, common: dict, rounds: int = 6) -> list[dict]:
+    """The jitted train step of each variant alone (two calls of n_jitted_steps on one placed batch per
+    round), timed in alternating rounds in this one process; medians, and their ratio to the first's."""
+    mesh = parallel.make_mesh(1)
+    runs = {}
+    for name in names:
+        exp = build_experiment(make_config(kind, {**table[name], **common}))
+        state, shardings = run.placed_initial_state(exp, mesh)
+        step_fn = run.build_train_step(exp, mesh, shardings)
+        batch = run.get_batches(exp, mesh)(0, exp.n_jitted_steps)
+        state, losses = step_fn(state, batch)  # compiles
+        jax.block_until_ready(losses)
+        runs[name] = [step_fn, state, batch, exp.n_jitted_steps, []]
+    for _ in range(rounds):
+        for name in names:
+            step_fn, state, batch, chunk, times = runs[name]
+            tic = time.perf_counter()
+            for _ in range(2):
+                state, losses = step_fn(state, batch)
+            jax.block_until_ready(losses)
+            times.append((time.perf_counter() - tic) / (2 * chunk))
+            runs[name][1] = state
+    first = float(np.median(runs[names[0]][4]))
+    return [{"variant": name, "ms_per_step": 1e3 * float(np.median(runs[name][4])),
+             "cost_vs_first": float(np.median(runs[name][4])) / first} for name in names]
+
+
 def in_squares(x: np.ndarray) -> float:
     """The fraction of points on the checkerboard's 8 squares (inside [-4, 4]^2, floor(x/2) + floor(y/2) even)."""
     cells = np.floor(x / 2.0)
@@ -279,6 +307,8 @@ def main(argv=None):
     parser.add_argument("--variants", default="default", help="comma-separated names, or 'all'")
     parser.add_argument("--steps", type=int, default=None, help="training steps (default: the config's n_iters)")
     parser.add_argument("--set", action="append", default=[], help="field=value applied to every variant")
+    parser.add_argument("--step_cost", action="store_true",
+                        help="only time the jitted step of each variant, side by side (ratios to the first)")
     parser.add_argument("--seeds", default=None, help="comma-separated config seeds: one row per seed and their mean")
     parser.add_argument("--figures", default=None, help="print the figures of make demo's samples in this workdir")
     parser.add_argument("--cache_dir", default="workdir/recipe_benchmark", help="where the digits classifier is cached")
@@ -296,6 +326,14 @@ def main(argv=None):
             common[field] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
             common[field] = value
+    if args.step_cost:
+        for name in names:
+            if name not in table:
+                raise SystemExit(f"unknown variant {name!r}; valid: {sorted(table)}")
+        rows = step_costs(args.data, names, table, common)
+        for row in rows:
+            print(format_row(row), flush=True)
+        return rows
     seeds = [None] if args.seeds is None else [int(s) for s in args.seeds.split(",")]
     os.makedirs(args.cache_dir, exist_ok=True)
     rows = []

@@ -245,7 +245,7 @@ CLI_CASES = {
                                       "trained"),
     **{f"{mode}_with_other_sde_parameter": ([f"--config={TOY}", f"--mode={mode}", "--config.sde.beta_max=10.0",
                                              "--config.model.nf=32"], "the config does not build the model",
-                                            ["sde.beta_max=10.0 (trained: 20.0)", "model.nf=32 (trained: 64)"],
+                                            ["sde.beta_max=10.0 (trained: 20.0)", "model.nf=32 (trained: 16)"],
                                             "trained")
        for mode in ("eval", "calibrate", "benchmark", "inpaint", "colorize", "conditional")},
 }
