@@ -2,10 +2,10 @@
 
 Run:  python main.py --config configs/default_digits.py --workdir workdir/digits --mode train
       python main.py --config configs/default_digits.py --workdir workdir/digits --mode sample
-Expect: 800 steps, FID of 297 samples in the digits classifier's feature space 23.3 = 0.66x the
-held-out floor 35.2 (target 1.25x; make demo's samples, README "What make demo does"); ~133 s at the
-6.0 steps/s of an unloaded make demo (211 s of CPU under load ~4). 1000 steps: 0.84x (another
-sampling key); 600 steps: 1.33x (EM sampler, 1000 steps: 1.45x) (README, "Training recipe").
+Expect: 800 steps, FID of 297 samples in the digits classifier's feature space 32.4 = 0.92x the
+held-out floor 35.2 (target 1.25x; python -m benchmarks.recipe --data digits; make demo's samples:
+23.3 = 0.66x); ~133 s at the 6.0 steps/s of an unloaded make demo (175 s at 4.5 steps/s under load
+~4). 1000 steps: 0.84x; 600 steps: 1.33x (EM sampler, 1000 steps: 1.45x) (README, "Training recipe").
 """
 
 from configs import default_toy, fields
@@ -23,7 +23,7 @@ def get_config(sde="vpsde"):
     config = default_toy.get_config()
     training = config.training
     training.batch_size = 64
-    training.n_iters = 800  # FID 0.66x the floor (make demo); 1000: 0.84x, 600: 1.33x, 2000: 0.35x
+    training.n_iters = 800  # FID 0.92x the floor (0.66x in make demo); 1000: 0.84x, 600: 1.33x, 2000: 0.35x
     training.n_jitted_steps = 1  # XLA:CPU runs U-Net gradients slowly inside loops; raise it on GPU/TPU
     training.log_freq = 100
     training.snapshot_freq = 800
