@@ -3,6 +3,8 @@
     python -m benchmarks.recipe --data toy                     # the default 2-D recipe and its variants
     python -m benchmarks.recipe --data digits --variants default,sde_param
     python -m benchmarks.recipe --data toy --variants default --steps 6000 --set training.batch_size=512
+    python -m benchmarks.recipe --data toy --variants default,round2_default --seeds 0,1,2   # a row per seed, then the mean
+    python -m benchmarks.recipe --data toy --variants round2_default,default,nf16 --step_cost  # step time ratios
     python -m benchmarks.recipe --figures workdir/demo      # the figures make demo prints at its end
     python -m benchmarks.recipe --data likelihood --variants all --steps 2000   # nats/dim, exact density
 
@@ -22,7 +24,9 @@ nats/dim of held-out points under the probability-flow ODE beside their exact va
 
 Wall times on a shared machine move with its load, so the row also gives the speed of the jitted
 train step alone (timed on one fixed batch right after training, in the same process): the
-training time a target speaks of is `steps / (steps per second)`.
+training time a target speaks of is `steps / (steps per second)`. With `--seeds`, each variant is
+trained once per seed (`config.seed`: parameters, data order, training noise and sampling) and a
+last row gives the mean of its figures and the worst seed's fraction inside the squares.
 """
 
 from __future__ import annotations
@@ -49,29 +53,43 @@ from evaluation import features, metrics
 from modes import run
 
 # name -> config fields changed from the default (the defaults themselves are the "default" row).
-# The previous toy default (batch 256, the paper's Euler-Maruyama sampler to t = 1e-5): the rows of
+# The second round's toy default (issue 14: no FiLM, time embedding nf 64, 64 input Fourier features
+# of scale 4, 1800 steps): the README's rows of that round are these fields plus their own.
+ROUND2_TOY = {"model.time_film": False, "model.nf": 64, "model.input_fourier": 64, "model.input_fourier_scale": 4.0,
+              "training.n_iters": 1800, "training.snapshot_freq": 900, "sampling.eps": 0.1}
+# The first round's toy default (batch 256, the paper's Euler-Maruyama sampler to t = 1e-5): the rows of
 # the README measured before issue 14's second round are these fields plus their own.
-PREVIOUS_TOY = {"training.batch_size": 256, "sampling.method": "pc", "sampling.eps": None}
+PREVIOUS_TOY = {**ROUND2_TOY, "training.batch_size": 256, "sampling.method": "pc", "sampling.eps": None}
 TOY_VARIANTS = {
     "default": {},
+    # Round 3 (from the round-2 default): a smaller time embedding, FiLM time conditioning
+    # (models/mlp.py, time_film), input Fourier features of scale 2 and 128 of them, at 2800 steps.
+    "round2_default": ROUND2_TOY,
+    "nf16": {**ROUND2_TOY, "model.nf": 16, "training.n_iters": 2800},
+    "film_nf16": {**ROUND2_TOY, "model.nf": 16, "model.time_film": True, "training.n_iters": 2800},
+    "film_nf16_s2": {**ROUND2_TOY, "model.nf": 16, "model.time_film": True, "model.input_fourier_scale": 2.0,
+                     "training.n_iters": 2800},
+    "film_nf16_s2_ff128": {**ROUND2_TOY, "model.nf": 16, "model.time_film": True, "model.input_fourier_scale": 2.0,
+                           "model.input_fourier": 128, "training.n_iters": 2800},
+    # The second round's variants, on the second round's default.
     # The sampler alone (same network): the paper's EM predictor (1000 steps) to the SDE's end time,
     # and the default sampler stopped earlier or later.
-    "pc_sampler": {"sampling.method": "pc", "sampling.eps": None},
-    "end_0.05": {"sampling.eps": 0.05},
-    "end_0.2": {"sampling.eps": 0.2},
-    "heun_ode": {"sampling.method": "edm_heun", "sampling.nfe": 41},
+    "pc_sampler": {**ROUND2_TOY, "sampling.method": "pc", "sampling.eps": None},
+    "end_0.05": {**ROUND2_TOY, "sampling.eps": 0.05},
+    "end_0.2": {**ROUND2_TOY, "sampling.eps": 0.2},
+    "heun_ode": {**ROUND2_TOY, "sampling.method": "edm_heun", "sampling.nfe": 41},
     # Training (each with the default sampler).
-    "batch_512": {"training.batch_size": 512},
-    "batch_256": {"training.batch_size": 256},
-    "lr_2e-3": {"optim.lr": 2e-3},
-    "lr_1e-2": {"optim.lr": 1e-2},
-    "swiss_roll": {"data.dataset": "swiss_roll"},
-    "train_eps_0.05": {"training.eps": 0.05},
-    "edm_param": {"model.parameterization": "edm", "model.sigma_data": 2.3},
-    "no_ema_warmup": {"training.ema_warmup": False},
-    "constant_lr": {"optim.decay": "constant"},
-    "uniform_t": {"training.t_sampling": "uniform"},
-    # The previous round's variants, on the previous default.
+    "batch_512": {**ROUND2_TOY, "training.batch_size": 512},
+    "batch_256": {**ROUND2_TOY, "training.batch_size": 256},
+    "lr_2e-3": {**ROUND2_TOY, "optim.lr": 2e-3},
+    "lr_1e-2": {**ROUND2_TOY, "optim.lr": 1e-2},
+    "swiss_roll": {**ROUND2_TOY, "data.dataset": "swiss_roll"},
+    "train_eps_0.05": {**ROUND2_TOY, "training.eps": 0.05},
+    "edm_param": {**ROUND2_TOY, "model.parameterization": "edm", "model.sigma_data": 2.3},
+    "no_ema_warmup": {**ROUND2_TOY, "training.ema_warmup": False},
+    "constant_lr": {**ROUND2_TOY, "optim.decay": "constant"},
+    "uniform_t": {**ROUND2_TOY, "training.t_sampling": "uniform"},
+    # The first round's variants, on the first round's default.
     "previous_default": PREVIOUS_TOY,
     "p_ff64_s1": {**PREVIOUS_TOY, "model.input_fourier_scale": 1.0},
     "p_ff64_s8": {**PREVIOUS_TOY, "model.input_fourier_scale": 8.0},
@@ -99,8 +117,11 @@ def make_config(kind: str, changes: dict):
     config = (default_toy if kind == "toy" else default_digits).get_config()
     config.training.snapshot_sampling = False
     for field, value in changes.items():
-        section, key = field.split(".")
-        config[section][key] = value
+        if "." in field:
+            section, key = field.split(".")
+            config[section][key] = value
+        else:  # a top-level field: seed
+            config[field] = value
     return config
 
 
@@ -132,6 +153,33 @@ def train(exp, steps: int, chunk: int):
     return state, train_s * steps / max(steps - chunk, 1), step_rate, float(np.asarray(losses)[-1])
 
 
+def step_costs(kind: str, names: list[str], table: dict, common: dict, rounds: int = 6) -> list[dict]:
+    """The jitted train step of each variant alone (two calls of n_jitted_steps on one placed batch per
+    round), timed in alternating rounds in this one process; medians, and their ratio to the first's."""
+    mesh = parallel.make_mesh(1)
+    runs = {}
+    for name in names:
+        exp = build_experiment(make_config(kind, {**table[name], **common}))
+        state, shardings = run.placed_initial_state(exp, mesh)
+        step_fn = run.build_train_step(exp, mesh, shardings)
+        batch = run.get_batches(exp, mesh)(0, exp.n_jitted_steps)
+        state, losses = step_fn(state, batch)  # compiles
+        jax.block_until_ready(losses)
+        runs[name] = [step_fn, state, batch, exp.n_jitted_steps, []]
+    for _ in range(rounds):
+        for name in names:
+            step_fn, state, batch, chunk, times = runs[name]
+            tic = time.perf_counter()
+            for _ in range(2):
+                state, losses = step_fn(state, batch)
+            jax.block_until_ready(losses)
+            times.append((time.perf_counter() - tic) / (2 * chunk))
+            runs[name][1] = state
+    first = float(np.median(runs[names[0]][4]))
+    return [{"variant": name, "ms_per_step": 1e3 * float(np.median(runs[name][4])),
+             "cost_vs_first": float(np.median(runs[name][4])) / first} for name in names]
+
+
 def in_squares(x: np.ndarray) -> float:
     """The fraction of points on the checkerboard's 8 squares (inside [-4, 4]^2, floor(x/2) + floor(y/2) even)."""
     cells = np.floor(x / 2.0)
@@ -139,12 +187,22 @@ def in_squares(x: np.ndarray) -> float:
     return float(np.mean(inside))
 
 
+SW2_DRAWS = 8  # fresh draws (and floor pairs) that the averaged sliced W2 ratio is taken over
+
+
 def toy_figures(exp, samples: np.ndarray) -> dict:
-    fresh = exp.dataset.train_batch(seed_for(exp.seed, "recipe_data"), 0, len(samples))[0]
-    other = exp.dataset.train_batch(seed_for(exp.seed, "recipe_floor_data"), 0, len(samples))[0]
-    sw = metrics.sliced_wasserstein(samples, fresh, n_projections=512)
-    floor = metrics.sliced_wasserstein(other, fresh, n_projections=512)
-    out = {"sw2": sw, "sw2_floor": floor, "sw2_ratio": sw / floor}
+    """Sliced W2 of the samples to one fresh draw of the data against the floor of another draw to
+    the same one (sw2_ratio, the figure of the earlier rounds; either draw moves it by ~15%), and
+    the ratio of the means over `SW2_DRAWS` such draws and floor pairs (sw2_ratio_avg); on the
+    checkerboard, the fraction of samples inside the squares."""
+    draw = lambda purpose, k: exp.dataset.train_batch(seed_for(exp.seed, purpose), k, len(samples))[0]
+    sw2 = lambda x, y: metrics.sliced_wasserstein(x, y, n_projections=512)
+    fresh, other = draw("recipe_data", 0), draw("recipe_floor_data", 0)
+    sw, floor = sw2(samples, fresh), sw2(other, fresh)
+    pairs = [(draw("recipe_data", k), draw("recipe_floor_data", k)) for k in range(1, SW2_DRAWS + 1)]
+    sw_avg = float(np.mean([sw2(samples, f) for f, _ in pairs]))
+    floor_avg = float(np.mean([sw2(o, f) for f, o in pairs]))
+    out = {"sw2": sw, "sw2_floor": floor, "sw2_ratio": sw / floor, "sw2_ratio_avg": sw_avg / floor_avg}
     if exp.dataset.name == "checkerboard":
         out["in_squares"] = in_squares(samples)
     return out
@@ -228,7 +286,7 @@ def demo_figures(workdir: str) -> list[str]:
             lines.append(f"checkerboard ({len(samples)} samples, {os.path.basename(path)}): "
                          f"{100 * f['in_squares']:.1f}% inside the squares (target >= 97%), sliced W2 "
                          f"{f['sw2']:.4f} = {f['sw2_ratio']:.2f}x the data-against-data floor {f['sw2_floor']:.4f} "
-                         f"(target <= 1.2x)")
+                         f"({f['sw2_ratio_avg']:.2f}x over {SW2_DRAWS} draws of data; target <= 1.2x)")
         else:
             f = digits_figures(exp, samples, os.path.join(workdir, sub))
             lines.append(f"digits ({min(len(samples), 297)} samples, {os.path.basename(path)}): FID {f['fid']:.1f} "
@@ -249,6 +307,9 @@ def main(argv=None):
     parser.add_argument("--variants", default="default", help="comma-separated names, or 'all'")
     parser.add_argument("--steps", type=int, default=None, help="training steps (default: the config's n_iters)")
     parser.add_argument("--set", action="append", default=[], help="field=value applied to every variant")
+    parser.add_argument("--step_cost", action="store_true",
+                        help="only time the jitted step of each variant, side by side (ratios to the first)")
+    parser.add_argument("--seeds", default=None, help="comma-separated config seeds: one row per seed and their mean")
     parser.add_argument("--figures", default=None, help="print the figures of make demo's samples in this workdir")
     parser.add_argument("--cache_dir", default="workdir/recipe_benchmark", help="where the digits classifier is cached")
     args = parser.parse_args(argv)
@@ -265,18 +326,48 @@ def main(argv=None):
             common[field] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
             common[field] = value
+    if args.step_cost:
+        for name in names:
+            if name not in table:
+                raise SystemExit(f"unknown variant {name!r}; valid: {sorted(table)}")
+        rows = step_costs(args.data, names, table, common)
+        for row in rows:
+            print(format_row(row), flush=True)
+        return rows
+    seeds = [None] if args.seeds is None else [int(s) for s in args.seeds.split(",")]
     os.makedirs(args.cache_dir, exist_ok=True)
     rows = []
     for name in names:
         if name not in table:
             raise SystemExit(f"unknown variant {name!r}; valid: {sorted(table)}")
-        if args.data == "likelihood":
-            row = likelihood_row(name, {**table[name], **common}, args.steps or 2000)
-        else:
-            row = run_variant(args.data, name, {**table[name], **common}, args.steps, args.cache_dir)
-        print(format_row(row), flush=True)
-        rows.append(row)
+        per_seed = []
+        for seed in seeds:
+            changes = {**table[name], **common, **({} if seed is None else {"seed": seed})}
+            if args.data == "likelihood":
+                row = likelihood_row(name, changes, args.steps or 2000)
+            else:
+                row = run_variant(args.data, name, changes, args.steps, args.cache_dir)
+            if seed is not None:
+                row = {"variant": name, "seed": seed, **{k: v for k, v in row.items() if k != "variant"}}
+            print(format_row(row), flush=True)
+            per_seed.append(row)
+        rows.extend(per_seed)
+        if len(per_seed) > 1:
+            mean = mean_row(per_seed)
+            print(format_row(mean), flush=True)
+            rows.append(mean)
     return rows
+
+
+def mean_row(per_seed: list[dict]) -> dict:
+    """The mean over seeds of every float figure (and, on the checkerboard, the worst seed's fraction inside)."""
+    row = {"variant": per_seed[0]["variant"], "seed": "mean"}
+    for key, value in per_seed[0].items():
+        if isinstance(value, float):
+            row[key] = float(np.mean([r[key] for r in per_seed]))
+    if "in_squares" in row:
+        row["min_in_squares"] = min(r["in_squares"] for r in per_seed)
+    return row
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ def get_config(sde="vpsde"):
     model.dropout = 0.1
     model.embedding_type = "fourier"
     model.parameterization = "sde"  # the paper's network output (EDM's preconditioning: "edm")
-    for unused in ("width", "num_blocks", "input_fourier", "input_fourier_scale"):
+    for unused in ("width", "num_blocks", "input_fourier", "input_fourier_scale", "time_film"):
         del model[unused]
 
     optim = config.optim

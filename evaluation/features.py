@@ -5,7 +5,10 @@ Images given to an extractor are pixels in [0, 1], shape [B, H, W, C] (what
 
 No weights are downloaded at run time. For the shipped 8x8 digits the project trains a small
 CNN classifier on the clean digits the first time it is asked for one and caches its parameters
-under `workdir/digits_classifier/`; its penultimate-layer (128-d) activations define the digits
+under `workdir/digits_classifier/`, in a file named by every training setting; the parameters of
+the default 8x8 classifier ship with the project (`evaluation/weights/`, written by
+`python -m evaluation`, and checked against a fresh training by
+tests/test_classifier.py), so that one is never retrained. Its penultimate-layer (128-d) activations define the digits
 FID / KID, as Inception's pool features do for natural images (Heusel et al. 2017), and its
 predictions score class-conditional samples. Inception features come from a user-supplied
 weights file (`inception_extractor`; the network and the file format are in evaluation/inception.py).
@@ -250,17 +253,30 @@ def image_metrics(
     return {"fid": metrics.fid_from_features(f1, f2), "kid": kid.mean, "kid_std": kid.std}
 
 
+# Parameters shipped with the project, named by `classifier_filename` (the default 8x8 classifier).
+SHIPPED_DIR = Path(__file__).resolve().parent / "weights"
+
+
+def classifier_filename(image_size: int, seed: int, steps: int, batch_size: int, lr: float) -> str:
+    """The cache file's name: every setting the trained parameters depend on."""
+    return f"digits_{image_size}px_seed{seed}_steps{steps}_batch{batch_size}_lr{lr:g}.npz"
+
+
 def digits_classifier(
     workdir, *, image_size: int = 8, seed: int = 0, steps: int = 1200, batch_size: int = 128,
-    lr: float = 2e-3,
+    lr: float = 2e-3, shipped: bool = True,
 ) -> DigitsClassifier:
-    """The digits classifier at `image_size`, trained on the first call (30-40 s at 8x8 or 16x16
-    on two busy CPU cores; 97.0% held-out accuracy at both sizes with the defaults) and cached as
-    `workdir/digits_classifier/digits_{image_size}px_seed{seed}_steps{steps}.npz`; later calls load
-    the file (no pickle). The held-out accuracy is recomputed on every call."""
+    """The digits classifier at `image_size`: with `shipped`, read from `SHIPPED_DIR` where the
+    project ships these settings' parameters (the defaults at 8x8); otherwise read from
+    `workdir/digits_classifier/<classifier_filename(...)>`, or trained on the first call (30-40 s at
+    8x8 or 16x16 on two busy CPU cores; 97.0% held-out accuracy at both sizes with the defaults) and
+    saved there. No pickle is loaded. The held-out accuracy is recomputed on every call."""
     dataset = data.get_dataset("digits", image_size=image_size)
     model = digits_cnn(image_size, dataset.num_classes)
-    path = Path(workdir) / "digits_classifier" / f"digits_{image_size}px_seed{seed}_steps{steps}.npz"
+    name = classifier_filename(image_size, seed, steps, batch_size, lr)
+    path = Path(workdir) / "digits_classifier" / name
+    if shipped and (SHIPPED_DIR / name).exists():
+        path = SHIPPED_DIR / name
     if path.exists():
         template = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, *dataset.shape)))["params"]
         params, _ = load_params(path, template)
@@ -268,6 +284,16 @@ def digits_classifier(
         params = train_digits_classifier(
             dataset, steps=steps, batch_size=batch_size, lr=lr, seed=seed, model=model
         )
-        save_params(path, params, image_size=image_size, seed=seed, steps=steps)
+        save_params(path, params, image_size=image_size, seed=seed, steps=steps, batch_size=batch_size, lr=lr)
     extractor, classify = classifier_functions(model, params)
     return DigitsClassifier(extractor, classify, heldout_accuracy(classify, dataset), params, path)
+
+
+def write_shipped_classifier(image_size: int = 8, **settings) -> Path:
+    """Trains the classifier of these settings afresh and writes it into `SHIPPED_DIR` (run after
+    any change to the classifier or its training; tests/test_classifier.py checks the file)."""
+    dataset = data.get_dataset("digits", image_size=image_size)
+    settings = {"seed": 0, "steps": 1200, "batch_size": 128, "lr": 2e-3, **settings}
+    params = train_digits_classifier(dataset, model=digits_cnn(image_size, dataset.num_classes), **settings)
+    return save_params(SHIPPED_DIR / classifier_filename(image_size, **settings), params, image_size=image_size,
+                       **settings)

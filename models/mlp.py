@@ -2,7 +2,7 @@
 
 The DDPM / NCSN++ recipe with dense layers in place of convolutions: the noise-level embedding of
 `models.layers.TimeEmbedding`, pre-activation residual blocks that add a per-feature bias from
-the embedding, LayerNorm in place of GroupNorm.
+the embedding (or, with `time_film`, scale and shift its features), LayerNorm in place of GroupNorm.
 
     out = model.apply({"params": p}, x, labels, train=False, rngs={"dropout": key})
 
@@ -36,6 +36,11 @@ class ScoreMLP(nn.Module):
     the VE SDE already divides by sigma(t); kept for parity only). input_fourier: with n > 0, the
     input x is joined by n random Fourier features [sin, cos](2 pi x W), W ~ N(0, input_fourier_scale^2)
     drawn once and never trained (Tancik et al., NeurIPS 2020): the sharp edges of 2-D densities.
+    time_film: False (default): each block adds Dense(act(temb)) [width] to its features after the first
+    Dense. True: that Dense gives [scale, shift] (2 width) and the block's features after its second
+    LayerNorm become LN(r) (1 + scale) + shift (FiLM, Perez et al. 2018; the scale-shift norm of
+    Dhariwal & Nichol 2021), so the noise level multiplies the features instead of only offsetting
+    them. The parameter tree keeps its names; only that Dense's kernel and bias double in width.
     """
 
     width: int = 128
@@ -52,6 +57,7 @@ class ScoreMLP(nn.Module):
     scale_by_sigma: bool = False
     input_fourier: int = 0
     input_fourier_scale: float = 1.0
+    time_film: bool = False
 
     def __post_init__(self):
         checks.positive_int("width", self.width)
@@ -62,6 +68,7 @@ class ScoreMLP(nn.Module):
         checks.choice("embedding_type", self.embedding_type, EMBEDDINGS)
         checks.choice("nonlinearity", self.nonlinearity, ACTIVATIONS)
         checks.fraction("dropout", self.dropout)
+        checks.boolean("time_film", self.time_film)
         super().__post_init__()
 
     @nn.compact
@@ -84,9 +91,13 @@ class ScoreMLP(nn.Module):
         h = dense(h, self.width)
         for _ in range(self.num_blocks):
             r = dense(act(nn.LayerNorm()(h)), self.width)
-            if temb is not None:
-                r = r + dense(act(temb), self.width)
-            r = act(nn.LayerNorm()(r))
+            if temb is not None and self.time_film:
+                scale, shift = jnp.split(dense(act(temb), 2 * self.width), 2, axis=-1)
+                r = act(nn.LayerNorm()(r) * (1.0 + scale) + shift)
+            else:
+                if temb is not None:
+                    r = r + dense(act(temb), self.width)
+                r = act(nn.LayerNorm()(r))
             r = nn.Dropout(self.dropout)(r, deterministic=not train)
             r = dense(r, self.width, init_scale=self.init_scale)
             h = (h + r) / math.sqrt(2.0) if self.skip_rescale else h + r

@@ -60,6 +60,8 @@ def get_config(spec):
         _replace(c.training, "batch_size", 32.5)
     elif kind == "string_bool":
         _replace(c.training, "continuous", "yes")
+    elif kind == "string_film":
+        _replace(c.model, "time_film", "yes")
     elif kind == "foreign":  # a field of the U-Nets on the MLP
         c.model.num_res_blocks = 7
     elif kind == "foreign_sde":  # a VE field on a VP run
@@ -192,6 +194,7 @@ CONFIG_CASES = {
     "unknown_lr_decay": (_toy("optim.decay=step"), "optim.decay='step'", ["'cosine'", "'linear'"]),
     "final_lr_above_lr": (_toy("optim.final_lr=1.0"), "optim.final_lr=1.0", ["[0,"]),
     "input_fourier_negative": (_toy("model.input_fourier=-1"), "model.input_fourier=-1", ["non-negative integer"]),
+    "time_film_not_bool": (["--config={cfg}:string_film"], "model.time_film='yes'", ["True or False"]),
     "array_file_without_path": (_toy("data.dataset=array_file"), "data.path=None", [".npy or .npz"]),
     "array_file_missing": (_toy("data.dataset=array_file", "data.path=/nonexistent/points.npy"),
                            "data.path='/nonexistent/points.npy'", ["does not exist"]),
@@ -246,7 +249,7 @@ CLI_CASES = {
                                       "trained"),
     **{f"{mode}_with_other_sde_parameter": ([f"--config={TOY}", f"--mode={mode}", "--config.sde.beta_max=10.0",
                                              "--config.model.nf=32"], "the config does not build the model",
-                                            ["sde.beta_max=10.0 (trained: 20.0)", "model.nf=32 (trained: 64)"],
+                                            ["sde.beta_max=10.0 (trained: 20.0)", "model.nf=32 (trained: 16)"],
                                             "trained")
        for mode in ("eval", "calibrate", "benchmark", "inpaint", "colorize", "conditional")},
 }

@@ -3,6 +3,9 @@ differences; a briefly trained one against the Bayes classifier of a Gaussian mi
 posteriors p_t(y | x) are exact) and the clean digits classifier (learning, npz cache, no pickle)."""
 
 import math
+import os
+import subprocess
+import sys
 
 import flax.linen as nn
 import jax
@@ -15,6 +18,8 @@ from conftest import make_sde
 from evaluation import features
 from sde_lib import GaussianMixture, batch_mul
 from training import classifier
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _host_params(model, *args, dtype=jnp.float32, seed=0):
@@ -193,6 +198,30 @@ def test_digits_classifier_learns_and_caches(tmp_path, monkeypatch):
     again = features.digits_classifier(tmp_path, image_size=8, steps=100)
     assert again.accuracy == clf.accuracy
     np.testing.assert_array_equal(np.asarray(again.classify(x / 255.0)), np.asarray(clf.classify(x / 255.0)))
+
+
+def test_shipped_classifier_equals_a_fresh_training(tmp_path):
+    """The default 8x8 classifier is read from the project (evaluation/weights/), not trained in the
+    workdir, and equals a classifier trained afresh with the same settings (1200 steps, ~40 s) in a
+    subprocess with XLA's optimisations on, as `python -m evaluation` wrote it (the suite turns them
+    off, which changes the rounding and so the trained weights): the same parameters, bit for bit,
+    and the same features. A change to the classifier or its training that leaves the file stale fails here."""
+    clf = features.digits_classifier(tmp_path, image_size=8)
+    assert clf.path == features.SHIPPED_DIR / "digits_8px_seed0_steps1200_batch128_lr0.002.npz"
+    assert not (tmp_path / "digits_classifier").exists()
+    assert clf.accuracy > 0.96, clf.accuracy
+    fresh_path = tmp_path / "fresh.npz"
+    code = ("import sys, data; from evaluation import features; "
+            "features.save_params(sys.argv[1], features.train_digits_classifier(data.get_dataset('digits', image_size=8)))")
+    env = {**os.environ, "JAX_DISABLE_MOST_OPTIMIZATIONS": "0"}
+    subprocess.run([sys.executable, "-c", code, str(fresh_path)], check=True, env=env, cwd=ROOT, timeout=600)
+    fresh, _ = features.load_params(fresh_path, clf.params)
+    for (name, a), b in zip(jax.tree_util.tree_flatten_with_path(clf.params)[0], jax.tree.leaves(fresh)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=jax.tree_util.keystr(name))
+    ds = data.get_dataset("digits", image_size=8)
+    extractor, _ = features.classifier_functions(features.digits_cnn(8), fresh)
+    x = np.concatenate([b for b, _ in ds.eval_batches(500)]) / 255.0
+    np.testing.assert_array_equal(features.extract_features(clf.extractor, x), features.extract_features(extractor, x))
 
 
 def test_params_npz_refuses_pickles_and_mismatches(tmp_path):

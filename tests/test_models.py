@@ -346,6 +346,65 @@ def test_score_fn_train_mode_uses_the_dropout_key():
     np.testing.assert_array_equal(eval_fn(params, x, t), eval_fn(params, x, t, jax.random.key(1)))
 
 
+def _mlp_numpy(params, x, labels, *, num_blocks, width, time_film):
+    """ScoreMLP's forward pass in NumPy float64 from its parameter tree, written from the docstring:
+    time embedding Dense(act(Dense([sin, cos](2 pi log(labels) W)))), input Fourier features, then per
+    block r = Dense(act(LN(h))); plain: act(LN(r + Dense(act(temb)))); FiLM: [scale, shift] =
+    Dense(act(temb)), act(LN(r) (1 + scale) + shift); r = Dense(r); h = h + r; out = Dense(act(LN(h)))."""
+    p = jax.tree.map(lambda a: np.asarray(a, np.float64), params)
+    act = lambda v: v / (1.0 + np.exp(-v))  # swish
+    lin = lambda name, v: v @ p[name]["kernel"] + p[name]["bias"]
+
+    def ln(name, v):
+        mu, var = v.mean(-1, keepdims=True), v.var(-1, keepdims=True)
+        return (v - mu) / np.sqrt(var + 1e-6) * p[name]["scale"] + p[name]["bias"]
+
+    te = p["TimeEmbedding_0"]
+    proj = 2 * np.pi * np.log(np.asarray(labels, np.float64))[:, None] * te["GaussianFourierProjection_0"]["W"]
+    temb = np.concatenate([np.sin(proj), np.cos(proj)], -1)
+    temb = act(temb @ te["Dense_0"]["kernel"] + te["Dense_0"]["bias"]) @ te["Dense_1"]["kernel"] + te["Dense_1"]["bias"]
+    x = np.asarray(x, np.float64)
+    xp = 2 * np.pi * x @ p["input_W"]
+    h = lin("Dense_0", np.concatenate([x, np.sin(xp), np.cos(xp)], -1))
+    for i in range(num_blocks):
+        r = lin(f"Dense_{3 * i + 1}", act(ln(f"LayerNorm_{2 * i}", h)))
+        mod = lin(f"Dense_{3 * i + 2}", act(temb))
+        if time_film:
+            r = act(ln(f"LayerNorm_{2 * i + 1}", r) * (1.0 + mod[:, :width]) + mod[:, width:])
+        else:
+            r = act(ln(f"LayerNorm_{2 * i + 1}", r + mod))
+        h = h + lin(f"Dense_{3 * i + 3}", r)
+    return lin(f"Dense_{3 * num_blocks + 1}", act(ln(f"LayerNorm_{2 * num_blocks}", h)))
+
+
+@pytest.mark.parametrize("time_film", [False, True])
+def test_mlp_forward_against_numpy(time_film):
+    """The whole residual MLP, with or without FiLM time conditioning, against a float64 NumPy
+    forward pass of the same (random, non-zero) parameters; and FiLM's parameter tree: the same
+    names as the plain MLP's, with only each block's embedding Dense twice as wide."""
+    width, nf, blocks = 16, 8, 2
+    kwargs = dict(width=width, num_blocks=blocks, nf=nf, embedding_type="fourier", fourier_scale=1.0,
+                  input_fourier=6, input_fourier_scale=1.0, init_scale=1.0)
+    model = models.get_model("mlp", time_film=time_film, **kwargs)
+    params = _random_params(model, (5, 2), scale=0.4, seed=3)
+    x = np.random.default_rng(4).normal(size=(5, 2)).astype(np.float32)
+    labels = np.linspace(0.3, 30.0, 5).astype(np.float32)
+    out = model.apply({"params": params}, jnp.asarray(x), jnp.asarray(labels))
+    ref = _mlp_numpy(params, x, labels, num_blocks=blocks, width=width, time_film=time_film)
+    assert np.max(np.abs(ref)) > 0.1  # a non-trivial output
+    np.testing.assert_allclose(out, ref, rtol=2e-4, atol=2e-4 * np.max(np.abs(ref)))
+    if time_film:
+        plain = models.get_model("mlp", time_film=False, **kwargs)
+        plain_shapes = jax.tree.map(lambda a: a.shape, _random_params(plain, (5, 2)))
+        film_shapes = jax.tree.map(lambda a: a.shape, params)
+        assert sorted(plain_shapes) == sorted(film_shapes)
+        differ = {k for k in film_shapes if film_shapes[k] != plain_shapes[k]}
+        assert differ == {f"Dense_{3 * i + 2}" for i in range(blocks)}
+        for k in differ:
+            assert film_shapes[k] == {"kernel": (4 * nf, 2 * width), "bias": (2 * width,)}
+            assert plain_shapes[k] == {"kernel": (4 * nf, width), "bias": (width,)}
+
+
 # ----- errors name the argument ---------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "name, kwargs, match",
@@ -365,6 +424,7 @@ def test_score_fn_train_mode_uses_the_dropout_key():
         ("ncsnpp", {"dropout": 1.0}, "dropout must be a finite number in \\[0.0, 1.0\\), got dropout=1.0"),
         ("mlp", {"nonlinearity": "gelu"}, "unknown nonlinearity 'gelu'"),
         ("mlp", {"num_blocks": 0}, "num_blocks must be a positive integer, got num_blocks=0"),
+        ("mlp", {"time_film": 1}, "time_film must be True or False, got time_film=1"),
     ],
 )
 def test_bad_arguments_are_named(name, kwargs, match):
