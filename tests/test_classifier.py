@@ -202,10 +202,12 @@ def test_digits_classifier_learns_and_caches(tmp_path, monkeypatch):
 
 def test_shipped_classifier_equals_a_fresh_training(tmp_path):
     """The default 8x8 classifier is read from the project (evaluation/weights/), not trained in the
-    workdir, and equals a classifier trained afresh with the same settings (1200 steps, ~40 s) in a
-    subprocess with XLA's optimisations on, as `python -m evaluation` wrote it (the suite turns them
-    off, which changes the rounding and so the trained weights): the same parameters, bit for bit,
-    and the same features. A change to the classifier or its training that leaves the file stale fails here."""
+    workdir, and agrees with a classifier trained afresh with the same settings (1200 steps, ~40 s)
+    in a subprocess with XLA's optimisations on, as `python -m evaluation` wrote it (the suite turns
+    them off, which changes the rounding). On the machine that wrote the file the two are equal bit
+    for bit; another CPU may round differently over 1200 steps, so the check is on what the
+    metrics use: the same label for >= 99% of the held-out digits and features within 2% of
+    their spread. A change to the classifier or its training that leaves the file stale fails here."""
     clf = features.digits_classifier(tmp_path, image_size=8)
     assert clf.path == features.SHIPPED_DIR / "digits_8px_seed0_steps1200_batch128_lr0.002.npz"
     assert not (tmp_path / "digits_classifier").exists()
@@ -216,12 +218,15 @@ def test_shipped_classifier_equals_a_fresh_training(tmp_path):
     env = {**os.environ, "JAX_DISABLE_MOST_OPTIMIZATIONS": "0"}
     subprocess.run([sys.executable, "-c", code, str(fresh_path)], check=True, env=env, cwd=ROOT, timeout=600)
     fresh, _ = features.load_params(fresh_path, clf.params)
-    for (name, a), b in zip(jax.tree_util.tree_flatten_with_path(clf.params)[0], jax.tree.leaves(fresh)):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=jax.tree_util.keystr(name))
     ds = data.get_dataset("digits", image_size=8)
-    extractor, _ = features.classifier_functions(features.digits_cnn(8), fresh)
+    extractor, classify = features.classifier_functions(features.digits_cnn(8), fresh)
     x = np.concatenate([b for b, _ in ds.eval_batches(500)]) / 255.0
-    np.testing.assert_array_equal(features.extract_features(clf.extractor, x), features.extract_features(extractor, x))
+    agree = np.mean(np.asarray(classify(x)) == np.asarray(clf.classify(x)))
+    assert agree >= 0.99, agree
+    f_shipped = np.asarray(features.extract_features(clf.extractor, x), np.float64)
+    f_fresh = np.asarray(features.extract_features(extractor, x), np.float64)
+    deviation = np.linalg.norm(f_fresh - f_shipped) / np.linalg.norm(f_shipped - f_shipped.mean(0))
+    assert deviation <= 0.02, deviation
 
 
 def test_params_npz_refuses_pickles_and_mismatches(tmp_path):
