@@ -333,3 +333,45 @@ def test_scanned_solver_is_the_step_equations_in_float64(x64, base, order, varia
     assert int(nfe) == 8 and rel_err(got, _np_learned_solve(sde, zero, np.asarray(x_init))) > 1e-2  # they act
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12, atol=1e-12)
 
+
+def test_digits_solver_fids_plumbing(tmp_path):
+    """benchmarks.trained.digits_solver_fids on a 2-step digits network (a stand-in figure for the
+    FID): every row samples 297 digits from the same noise per seed (so the unfitted learned solver,
+    UniPC-3 itself, scores what unipc scores), seeds differ, NFE are counted, the first row is the
+    reference, and without a file the learned row is skipped."""
+    from benchmarks import trained
+    from configs import default_digits
+    from configs.builders import build_experiment
+    from modes import run as run_lib
+
+    c = default_digits.get_config()
+    c.training.n_iters, c.training.batch_size, c.training.snapshot_freq = 2, 8, 2
+    c.training.snapshot_sampling = False
+    c.model.nf, c.model.ch_mult, c.model.attn_resolutions = 8, (1,), ()
+    c.sde.num_scales = 3
+    wd = str(tmp_path / "wd")
+    run_lib.train(build_experiment(c), wd, progress=False)
+    c.sampling.method, c.sampling.nfe = "learned", 4
+    exp = build_experiment(c)
+    path = save_learned_solver(str(tmp_path / "learned_nfe4.npz"),
+                               get_sampler(exp.sde, (1,) + exp.data_shape, "learned", **exp.sampling_options).solver)
+    solvers = {"pc": trained.DIGITS_SOLVERS["pc 1000 (EM predictor)"], "learned": {"sampling.method": "learned",
+               "sampling.nfe": 4}, "unipc": {"sampling.method": "unipc", "sampling.nfe": 4}}
+    seen = []
+
+    def figures(exp, samples):
+        assert samples.shape == (297, 8, 8, 1)
+        seen.append(samples)
+        return {"fid": float(np.mean(samples**2))}
+
+    rows = trained.digits_solver_fids(wd, learned_solver=path, seeds=(0, 1), config=c, solvers=solvers,
+                                      figures=figures)
+    assert [r["label"] for r in rows] == ["pc", "learned", "unipc"]
+    assert [r["nfe"] for r in rows] == [4.0, 4.0, 4.0]  # PC: N = 3 levels + the Tweedie step
+    assert rows[0]["vs_reference"] == 1.0 and rows[2]["vs_reference"] == rows[2]["fid"] / rows[0]["fid"]
+    assert rows[1]["fids"][0] != rows[1]["fids"][1]  # other noise per seed
+    np.testing.assert_allclose(seen[2], seen[4], rtol=1e-5, atol=1e-5)  # learned (zero corrections) = unipc
+    np.testing.assert_allclose(rows[1]["fids"], rows[2]["fids"], rtol=1e-5)
+    assert "| learned | 4 |" in trained.digits_solver_table(rows)
+    skipped = trained.digits_solver_fids(wd, seeds=(0,), config=c, solvers=solvers, figures=figures)
+    assert [r["label"] for r in skipped] == ["pc", "unipc"]
