@@ -173,16 +173,21 @@ def build_sampler(sde: SDE, shape, entry: Entry):
 def mixture_score(sde: SDE, gm: GaussianMixture, std: float):
     """The exact score of an isotropic mixture (all components std `std`) under `sde`, in O(K D).
 
-    Same function as `gm.score_fn(sde)` (which handles any covariances by Cholesky), without
-    LAPACK calls inside solver loops.
+    p_t = sum_k w_k N(alpha mu_k, v I), v = alpha^2 std^2 + sigma^2, so with r = softmax_k(log w_k
+    - |alpha mu_k - x|^2 / 2v) the score is (alpha sum_k r_k mu_k - x) / v. In |alpha mu_k - x|^2 =
+    alpha^2 |mu_k|^2 - 2 alpha x.mu_k + |x|^2 the last term is the same for every k and drops out
+    of the softmax: two [B, D] x [D, K] products, no [B, K, D] array. Same function as
+    `gm.score_fn(sde)` (which handles any covariances by Cholesky), without LAPACK calls inside
+    solver loops.
     """
+    means = gm.means  # [K, D]
+    sq_means = jnp.sum(means**2, -1)  # [K]
 
     def score(x, t):
         a, s = sde.alpha(t)[:, None], sde.sigma(t)[:, None]
         var = a**2 * std**2 + s**2  # [B, 1]
-        diff = a[:, None] * gm.means[None] - x[:, None]  # [B, K, D]
-        logits = jnp.log(gm.weights) - 0.5 * jnp.sum(diff**2, -1) / var
-        return jnp.einsum("bk,bkd->bd", jax.nn.softmax(logits, -1), diff) / var
+        logits = jnp.log(gm.weights) + (a * (x @ means.T) - 0.5 * a**2 * sq_means) / var  # [B, K]
+        return (a * (jax.nn.softmax(logits, -1) @ means) - x) / var
 
     return score
 

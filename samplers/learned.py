@@ -13,8 +13,10 @@ in the differences of the predictions,
 
 where base_P is UniP-p (`base="unipc"`) or DPM-Solver++(pM) (`base="dpmpp"`) and base_C is UniC
 (unipc) or x_pred itself (dpmpp: DPM-Solver++ has no corrector). The last step is a predictor
-only, as in both. With p = c = 0 and the base's grid it *is* the base solver (bit for bit), so a
-fit started there starts from the base's error.
+only, as in both. With p = c = 0 and the base's grid it *is* the base solver (to rounding), so a
+fit started there starts from the base's error. Every step is linear in x_i and the predictions,
+so `step_weights` turns the times and coefficients into per-step weights once, and `solve` is one
+`lax.scan` over them (one traced step, whatever the orders along the way).
 
 Order conditions: any base step is sum_j w_j m_j with sum_j w_j = 1 (exact for a constant data
 prediction: the exponential integrator's consistency). A correction in differences keeps that sum,
@@ -98,46 +100,76 @@ def zero_solver(sde: SDE, *, nfe: int, order: int, base: str, variant: str, lowe
                          lower_order_final, denoise, nfe, sde_id(sde), {})
 
 
+def step_weights(sde: SDE, solver: LearnedSolver, times, pred, corr):
+    """Each step of `solver` on `times` as weights on the history, with the corrections in them.
+
+    Step i (s = times[i], t = times[i + 1]) is linear in x_i and the data predictions
+    m_0..m_(K-1) (newest first, zero where not yet made) and m_new = x0_hat(x_pred, t):
+
+        x_pred  = ratio_i x_i + sum_j wp[i, j] m_j,
+        x_(i+1) = ratio_i x_i + sum_j wc[i, j] m_j + wc[i, K] m_new       (steps 0 .. n - 2),
+
+    ratio_i = sigma_t / sigma_s. The base's weights are its update applied to unit vectors (the
+    update is linear), per run of equal order and vmapped over the steps of the run. Returns
+    (ratio [n], wp [n, K + 1] (last column 0), wc [n, K + 1]; wc's last row belongs to no step)."""
+    n, k = len(solver.times) - 1, solver.order
+    orders = multistep_orders(n, k, solver.lower_order_final)
+    lam = sde.log_snr(times)
+    history = jnp.asarray(np.maximum(np.arange(n)[:, None] - np.arange(k)[None], 0))  # [n, K]: index of m_j
+    unit = jnp.eye(k + 1, dtype=times.dtype)
+    zero = jnp.zeros(k + 1, times.dtype)
+
+    def base_weights(o, s, t, lam_hist):
+        if solver.base == "unipc":
+            wp = unipc_update(sde, zero, s, t, unit[:k], lam_hist, o, solver.variant)
+            wc = unipc_update(sde, zero, s, t, unit[:k], lam_hist, o, solver.variant, m_t=unit[k])
+        else:
+            wp = dpmpp_update(sde, zero, s, t, unit[:k], lam_hist, o)
+            wc = wp
+        return wp, wc
+
+    parts = [jax.vmap(lambda s, t, lh, o=o: base_weights(o, s, t, lh))(
+        times[start:stop], times[start + 1: stop + 1], lam[history[start:stop]])
+        for o, start, stop in segments(orders)]
+    wp, wc = (jnp.concatenate([p[i] for p in parts]) for i in (0, 1))
+    h = lam[1:] - lam[:-1]
+    scale = (sde.alpha(times[1:]) * h * phi(1, -h))[:, None]  # alpha_t h phi_1(-h): the corrections' unit
+    ratio = jnp.exp(sde.log_sigma(times[1:]) - sde.log_sigma(times[:-1]))
+    # sum_j p_j (m_j - m_0): weight -sum_j p_j on m_0, p_j on m_j (j = 1..K-1), 0 on m_new
+    p_w = jnp.concatenate([-jnp.sum(pred, 1, keepdims=True), pred, jnp.zeros((n, 1), times.dtype)], 1)
+    corr = jnp.concatenate([corr, jnp.zeros((1, k), times.dtype)])  # the last step has no corrector
+    c_w = jnp.concatenate([-jnp.sum(corr, 1, keepdims=True), corr], 1)
+    wp = wp + scale * p_w
+    # UniC's corrector starts again from x_i (without the predictor's corrections); DPM-Solver++'s is x_pred
+    wc = (wc if solver.base == "unipc" else wp) + scale * c_w
+    return ratio, wp, wc
+
+
 def solve(sde: SDE, score_fn, x, solver: LearnedSolver, times=None, pred=None, corr=None):
     """Runs `solver` from x at times[0] = T; `times`, `pred`, `corr` override the solver's arrays
-    (traced ones when fitting). Returns the samples; NFE = solver.nfe."""
+    (traced ones when fitting). One `lax.scan` over the steps' weights (`step_weights`), the last
+    step a predictor only. Returns the samples; NFE = solver.nfe."""
     times = jnp.asarray(solver.times if times is None else times, x.dtype)
     pred = solver.pred if pred is None else pred
     corr = solver.corr if corr is None else corr
-    n, k = len(solver.times) - 1, solver.order
-    pred_mask, corr_mask = history_masks(n, k)
+    k = solver.order
+    pred_mask, corr_mask = history_masks(len(solver.times) - 1, k)
     pred, corr = jnp.asarray(pred, x.dtype) * pred_mask, jnp.asarray(corr, x.dtype) * corr_mask
-    orders = multistep_orders(n, k, solver.lower_order_final)
+    ratio, wp, wc = step_weights(sde, solver, times, pred, corr)
 
-    def base_step(o, x, s, t, m, lam):
-        if solver.base == "unipc":
-            return unipc_update(sde, x, s, t, m, lam, o, solver.variant)
-        return dpmpp_update(sde, x, s, t, m, lam, o)
+    def combine(w, m):  # sum_j w_j m_j
+        return jnp.tensordot(w, m, axes=1)
 
-    def predictor(o, x, s, t, m, lam, p):  # -> (x_pred, correction scale, differences)
-        h = sde.log_snr(t) - lam[0]
-        scale = sde.alpha(t) * h * phi(1, -h)
-        diffs = m[1:] - m[0]
-        return base_step(o, x, s, t, m, lam) + scale * jnp.tensordot(p, diffs, axes=1), scale, diffs
-
-    def corrected_step(o, carry, inputs):
-        x, m, lam = carry
-        s, t, p, c = inputs
-        x_pred, scale, diffs = predictor(o, x, s, t, m, lam, p)
-        m_new = data_prediction(sde, score_fn, x_pred, t)
-        x_base = unipc_update(sde, x, s, t, m, lam, o, solver.variant, m_t=m_new) if solver.base == "unipc" else x_pred
-        x = x_base + scale * (jnp.tensordot(c[:-1], diffs, axes=1) + c[-1] * (m_new - m[0]))
-        return x, jnp.concatenate([m_new[None], m[:-1]]), jnp.concatenate([sde.log_snr(t)[None], lam[:-1]])
+    def corrected_step(carry, inputs):
+        x, m = carry
+        r, w_pred, w_corr, t = inputs
+        m_new = data_prediction(sde, score_fn, r * x + combine(w_pred[:k], m), t)
+        x = r * x + combine(w_corr[:k], m) + w_corr[k] * m_new
+        return (x, jnp.concatenate([m_new[None], m[:-1]])), None
 
     m = jnp.zeros((k,) + x.shape, x.dtype).at[0].set(data_prediction(sde, score_fn, x, times[0]))
-    lam = jnp.zeros((k,), x.dtype).at[0].set(sde.log_snr(times[0]))
-    carry = (x, m, lam)
-    for o, start, stop in segments(orders[:-1]):
-        body = lambda cr, inp, o=o: (corrected_step(o, cr, inp), None)  # noqa: E731
-        carry, _ = jax.lax.scan(body, carry, (times[start:stop], times[start + 1: stop + 1], pred[start:stop],
-                                              corr[start:stop]))
-    x, m, lam = carry
-    x = predictor(orders[-1], x, times[-2], times[-1], m, lam, pred[-1])[0]  # last step: no evaluation after it
+    (x, m), _ = jax.lax.scan(corrected_step, (x, m), (ratio[:-1], wp[:-1], wc[:-1], times[1:-1]))
+    x = ratio[-1] * x + combine(wp[-1, :k], m)  # the last step: no evaluation after it
     if solver.denoise:
         x = data_prediction(sde, score_fn, x, times[-1])
     return x

@@ -354,3 +354,38 @@ def test_the_tables_cover_every_method_on_a_grid():
     assert {m for m, *_ in ORDERS} == deterministic
     assert {m for m, *_ in DETERMINISTIC} == deterministic
     assert {m for m, _ in NFE_CASES} == on_grid
+
+
+@pytest.mark.parametrize("sde_name_", ["vp", "ve"])
+def test_benchmark_mixture_score_is_the_gradient_of_the_log_density(x64, sde_name_):
+    """benchmarks.solvers.mixture_score (quadratic expansion, no [B, K, D] array) against the
+    gradient of log p_t, p_t = sum_k w_k N(alpha mu_k, v I), v = alpha^2 std^2 + sigma^2, written out
+    in NumPy float64 from the explicit differences: sum_k r_k (alpha mu_k - x) / v with r_k the
+    posterior of component k; checked itself against central differences of log p_t. Far from the
+    modes too (|x| up to ~30)."""
+    from benchmarks.solvers import mixture_problem, mixture_score
+
+    sde = make_sde(sde_name_)
+    gm = mixture_problem(16, n_components=5, std=0.3)
+    gm = type(gm)(*(jnp.asarray(np.asarray(v), jnp.float64) for v in gm))
+    w, mu = np.asarray(gm.weights, np.float64), np.asarray(gm.means, np.float64)
+    rng = np.random.default_rng(0)
+    t = np.linspace(0.02, 1.0, 6)
+    x = rng.standard_normal((6, 16)) * np.array([0.5, 1, 2, 4, 8, 30])[:, None]
+    got = np.asarray(mixture_score(sde, gm, 0.3)(jnp.asarray(x), jnp.asarray(t)))
+    for b in range(len(t)):
+        a, s = float(sde.alpha(jnp.asarray(t[b]))), float(sde.sigma(jnp.asarray(t[b])))
+        var = a**2 * 0.09 + s**2
+
+        def log_p(y):  # up to a constant
+            e = np.log(w) - 0.5 * np.sum((y - a * mu) ** 2, -1) / var
+            return e.max() + np.log(np.sum(np.exp(e - e.max())))
+
+        diff = a * mu - x[b]  # [K, D]
+        e = np.log(w) - 0.5 * np.sum(diff**2, -1) / var
+        r = np.exp(e - e.max()) / np.sum(np.exp(e - e.max()))
+        grad = r @ diff / var
+        step = 1e-4 * np.sqrt(var)
+        fd = np.array([(log_p(x[b] + step * u) - log_p(x[b] - step * u)) / (2 * step) for u in np.eye(16)])
+        np.testing.assert_allclose(fd, grad, rtol=1e-5, atol=1e-5 * np.max(np.abs(grad)))
+        np.testing.assert_allclose(got[b], grad, rtol=1e-10, atol=1e-10 * np.max(np.abs(grad)))

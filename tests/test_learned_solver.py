@@ -2,6 +2,8 @@
 corrections keep it consistent (exact when the data prediction is constant); a fit lowers the error
 on noise it was not fitted to; files round-trip; bad files and options raise named errors."""
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -230,3 +232,146 @@ def test_calibrate_learned_then_sample_through_the_config(tmp_path):
     c.sampling.learned_solver, c.sampling.base = None, "heun"
     with pytest.raises(ValueError, match="sampling.base='heun' is not a known name"):
         build_experiment(c)
+
+
+# ----- the scanned solver against the step equations, written out in NumPy float64 ----------------
+def _np_phi(k, z):
+    """phi_k(z) = (e^z - sum_(j<k) z^j / j!) / z^k, by its series where |z| < 1."""
+    if abs(z) < 1:
+        return sum(z**j / math.factorial(j + k) for j in range(30))
+    return (math.exp(z) - sum(z**j / math.factorial(j) for j in range(k))) / z**k
+
+
+def _np_mix_score(x, a, s):
+    """The score of MIX (axis-aligned Gaussian components) at alpha = a, sigma = s, in NumPy."""
+    w, mu, std = (np.asarray(v, np.float64) for v in MIX)
+    var = a**2 * std**2 + s**2  # [K, D]
+    diff = a * mu[None] - x[:, None]  # [B, K, D]
+    logits = np.log(w) - 0.5 * np.sum(diff**2 / var + np.log(var), -1)
+    r = np.exp(logits - logits.max(-1, keepdims=True))
+    r /= r.sum(-1, keepdims=True)
+    return np.einsum("bk,bkd->bd", r, diff / var)
+
+
+def _np_learned_solve(sde, solver, x):
+    """Lu et al. 2022b (DPM-Solver++ multistep, App. B) and Zhao et al. 2023 (UniP-p / UniC, the
+    Vandermonde systems solved by np.linalg.solve), plus the learned corrections, step by step."""
+    f = lambda fn, t: float(fn(jnp.asarray(t)))  # noqa: E731
+    alpha, sigma, lam = (lambda t, fn=fn: f(fn, t) for fn in (sde.alpha, sde.sigma, sde.log_snr))
+
+    def x0(x, t):
+        return (x + sigma(t) ** 2 * _np_mix_score(x, alpha(t), sigma(t))) / alpha(t)
+
+    def dpmpp(x, s, t, m, lams, o):
+        h = lam(t) - lams[0]
+        base = sigma(t) / sigma(s) * x
+        if o == 1:
+            return base + alpha(t) * h * _np_phi(1, -h) * m[0]
+        r0 = (lams[0] - lams[1]) / h
+        if o == 2:
+            return base + alpha(t) * h * _np_phi(1, -h) * ((1 + 0.5 / r0) * m[0] - 0.5 / r0 * m[1])
+        r1 = (lams[1] - lams[2]) / h
+        d0, d1 = (m[0] - m[1]) / r0, (m[1] - m[2]) / r1
+        first, second = d0 + r0 / (r0 + r1) * (d0 - d1), (d0 - d1) / (r0 + r1)
+        return base + alpha(t) * h * (_np_phi(1, -h) * m[0] + _np_phi(2, -h) * first + 2 * _np_phi(3, -h) * second)
+
+    def unipc(x, s, t, m, lams, o, m_t=None):
+        h = lam(t) - lams[0]
+        z = -h
+        big_b = z if solver.variant == "bh1" else math.expm1(z)
+        b = [math.factorial(k) * z * _np_phi(k + 1, z) / big_b for k in range(1, o + 1)]
+        r = [(lams[i] - lams[0]) / h for i in range(1, o)]
+        d = [(m[i] - m[0]) / r[i - 1] for i in range(1, o)]
+        x_lin = sigma(t) / sigma(s) * x + alpha(t) * h * _np_phi(1, z) * m[0]
+        if m_t is None:
+            if o == 1:
+                return x_lin
+            a = [0.5] if o == 2 else np.linalg.solve(np.vander(r, o - 1, increasing=True).T, b[: o - 1])
+            return x_lin - alpha(t) * big_b * sum(ai * di for ai, di in zip(a, d))
+        nodes = r + [1.0]
+        a = [0.5] if o == 1 else np.linalg.solve(np.vander(nodes, o, increasing=True).T, b[:o])
+        return x_lin - alpha(t) * big_b * (sum(ai * di for ai, di in zip(a, d)) + a[-1] * (m_t - m[0]))
+
+    ts, k = solver.times, solver.order
+    n = len(ts) - 1
+    m, lams = [x0(x, ts[0])], [lam(ts[0])]
+    for i in range(n):
+        s, t = ts[i], ts[i + 1]
+        o = min(k, i + 1, n - i) if solver.lower_order_final else min(k, i + 1)
+        h = lam(t) - lams[0]
+        scale = alpha(t) * h * _np_phi(1, -h)
+        base = dpmpp(x, s, t, m, lams, o) if solver.base == "dpmpp" else unipc(x, s, t, m, lams, o)
+        x_pred = base + scale * sum(solver.pred[i, j - 1] * (m[j] - m[0]) for j in range(1, len(m)))
+        if i == n - 1:
+            x = x_pred
+            break
+        m_new = x0(x_pred, t)
+        x = x_pred if solver.base == "dpmpp" else unipc(x, s, t, m, lams, o, m_t=m_new)
+        x = x + scale * (sum(solver.corr[i, j - 1] * (m[j] - m[0]) for j in range(1, len(m)))
+                         + solver.corr[i, k - 1] * (m_new - m[0]))
+        m, lams = ([m_new] + m)[:k], ([lam(t)] + lams)[:k]
+    return x0(x, ts[-1]) if solver.denoise else x
+
+
+@pytest.mark.parametrize("base,order,variant,lower_order_final,denoise",
+                         [("unipc", 3, "bh2", True, False), ("unipc", 2, "bh1", False, True),
+                          ("unipc", 3, "bh1", False, False), ("dpmpp", 3, "bh2", True, False),
+                          ("dpmpp", 2, "bh2", False, True), ("dpmpp", 3, "bh2", False, False)])
+def test_scanned_solver_is_the_step_equations_in_float64(x64, base, order, variant, lower_order_final, denoise):
+    """One lax.scan over precomputed step weights (`learned.step_weights`) against the steps written
+    out in NumPy float64, with random corrections on a karras grid: equal to rounding."""
+    sde = make_sde("vp")
+    zero = learned.zero_solver(sde, nfe=8, order=order, base=base, variant=variant,
+                               lower_order_final=lower_order_final, eps=sde.sampling_eps, denoise=denoise,
+                               grid="karras")
+    rng = np.random.default_rng(order + 2 * denoise)
+    solver = zero._replace(pred=0.5 * rng.normal(size=zero.pred.shape), corr=0.5 * rng.normal(size=zero.corr.shape))
+    x_init = jnp.asarray(prior_draw("vp", 8, seed=6), jnp.float64)
+    mix64 = type(MIX)(*(jnp.asarray(np.asarray(v), jnp.float64) for v in MIX))  # MIX's log(w) in float64 too
+    got, nfe = run(sde, mix64.score_fn(sde), (8, 2), "learned", x_init=x_init, learned_solver=solver)
+    want = _np_learned_solve(sde, solver, np.asarray(x_init, np.float64))
+    assert int(nfe) == 8 and rel_err(got, _np_learned_solve(sde, zero, np.asarray(x_init))) > 1e-2  # they act
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12, atol=1e-12)
+
+
+def test_digits_solver_fids_plumbing(tmp_path):
+    """benchmarks.trained.digits_solver_fids on a 2-step digits network (a stand-in figure for the
+    FID): every row samples 297 digits from the same noise per seed (so the unfitted learned solver,
+    UniPC-3 itself, scores what unipc scores), seeds differ, NFE are counted, the first row is the
+    reference, and without a file the learned row is skipped."""
+    from benchmarks import trained
+    from configs import default_digits
+    from configs.builders import build_experiment
+    from modes import run as run_lib
+
+    c = default_digits.get_config()
+    c.training.n_iters, c.training.batch_size, c.training.snapshot_freq = 2, 8, 2
+    c.training.snapshot_sampling = False
+    c.model.nf, c.model.ch_mult, c.model.attn_resolutions = 8, (1,), ()
+    c.sde.num_scales = 3
+    wd = str(tmp_path / "wd")
+    run_lib.train(build_experiment(c), wd, progress=False)
+    c.sampling.method, c.sampling.nfe = "learned", 4
+    exp = build_experiment(c)
+    path = save_learned_solver(str(tmp_path / "learned_nfe4.npz"),
+                               get_sampler(exp.sde, (1,) + exp.data_shape, "learned", **exp.sampling_options).solver)
+    solvers = {"pc": trained.DIGITS_SOLVERS["pc 1000 (EM predictor)"], "learned": {"sampling.method": "learned",
+               "sampling.nfe": 4}, "unipc": {"sampling.method": "unipc", "sampling.nfe": 4}}
+    seen = []
+
+    def figures(exp, samples):
+        assert samples.shape == (297, 8, 8, 1)
+        seen.append(samples)
+        return {"fid": float(np.mean(samples**2))}
+
+    rows = trained.digits_solver_fids(wd, learned_solver=path, seeds=(0, 1), config=c, solvers=solvers,
+                                      figures=figures)
+    assert [r["label"] for r in rows] == ["pc", "learned", "unipc"]
+    assert [r["nfe"] for r in rows] == [4.0, 4.0, 4.0]  # PC: N = 3 levels + the Tweedie step
+    assert rows[0]["vs_reference"] == 1.0 and rows[2]["vs_reference"] == rows[2]["fid"] / rows[0]["fid"]
+    assert rows[1]["fids"][0] != rows[1]["fids"][1]  # other noise per seed
+    np.testing.assert_allclose(seen[2], seen[4], rtol=1e-5, atol=1e-5)  # learned (zero corrections) = unipc
+    np.testing.assert_allclose(rows[1]["fids"], rows[2]["fids"], rtol=1e-5)
+    assert "| learned | 4 |" in trained.digits_solver_table(rows)
+    skipped = trained.digits_solver_fids(wd, seeds=(0,), config=c, solvers=solvers, figures=figures)
+    assert [r["label"] for r in skipped] == ["pc", "unipc"]
