@@ -26,6 +26,7 @@ import pytest
 
 import main
 import parallel
+from configs import default_toy
 from configs.builders import build_experiment
 from modes import run
 from training.checkpoints import Checkpoints
@@ -391,8 +392,9 @@ def test_mismatched_checkpoint_lists_the_differing_shapes(tmp_path, trainer):
             ckpt.restore(_abstract_state(_tiny_exp(5, model__width=48)))
         message = str(info.value)
         assert "does not match the model built from the config" in message
-        # the default MLP reads x and its 64 input Fourier features: 2 + 2 * 64 inputs
-        assert "params/Dense_0/kernel: checkpoint (130, 32) vs config (130, 48)" in message, message
+        # the default MLP reads x and its input Fourier features (sin and cos of each): 2 + 2 * n inputs
+        n_in = 2 + 2 * default_toy.get_config().model.input_fourier
+        assert f"params/Dense_0/kernel: checkpoint ({n_in}, 32) vs config ({n_in}, 48)" in message, message
         assert "params/Dense_0/bias: checkpoint (32,) vs config (48,)" in message, message
         with pytest.raises(ValueError, match=r"missing from the checkpoint: params/Dense_5/"):
             ckpt.restore(_abstract_state(_tiny_exp(5, model__num_blocks=2)))
