@@ -113,9 +113,8 @@ DIGITS_VARIANTS = {
 }
 
 
-def make_config(kind: str, changes: dict):
-    config = (default_toy if kind == "toy" else default_digits).get_config()
-    config.training.snapshot_sampling = False
+def apply_changes(config, changes: dict):
+    """`config` with its fields "section.key" (or a top-level field such as seed) set from `changes`."""
     for field, value in changes.items():
         if "." in field:
             section, key = field.split(".")
@@ -123,6 +122,12 @@ def make_config(kind: str, changes: dict):
         else:  # a top-level field: seed
             config[field] = value
     return config
+
+
+def make_config(kind: str, changes: dict):
+    config = (default_toy if kind == "toy" else default_digits).get_config()
+    config.training.snapshot_sampling = False
+    return apply_changes(config, changes)
 
 
 def train(exp, steps: int, chunk: int):

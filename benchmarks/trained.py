@@ -24,7 +24,7 @@ import models
 import parallel
 from benchmarks.solvers import (adaptive_entries, calibrated_entries, evaluate_samplers, fixed_step_entries,
                                 format_section)
-from benchmarks.recipe import digits_figures
+from benchmarks.recipe import apply_changes, digits_figures
 from benchmarks.solvers import run as run_analytic
 from common.seeds import key_for
 from configs import default_digits
@@ -105,9 +105,7 @@ def digits_solver_fids(workdir, *, learned_solver=None, seeds=(0,), cache_dir=No
     for label, fields in solvers.items():
         c = (config or default_digits.get_config()).copy_and_resolve_references()
         c.sampling.batch_size = 297  # recipe.py's digits FID: as many samples as held-out digits
-        for field, value in fields.items():
-            section, key = field.split(".")
-            c[section][key] = value
+        apply_changes(c, fields)
         if c.sampling.method == "learned":
             if learned_solver is None:
                 line(f"digits solvers: {label} skipped (no learned_solver given)")
