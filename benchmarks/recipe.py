@@ -5,6 +5,7 @@
     python -m benchmarks.recipe --data toy --variants default --steps 6000 --set training.batch_size=512
     python -m benchmarks.recipe --data toy --variants default,round2_default --seeds 0,1,2   # a row per seed, then the mean
     python -m benchmarks.recipe --data toy --variants round2_default,default,nf16 --step_cost  # step time ratios
+    python -m benchmarks.recipe --data toy --seeds 0 --split   # where the samples outside the squares come from
     python -m benchmarks.recipe --figures workdir/demo      # the figures make demo prints at its end
     python -m benchmarks.recipe --data likelihood --variants all --steps 2000   # nats/dim, exact density
 
@@ -53,10 +54,14 @@ from evaluation import features, metrics
 from modes import run
 
 # name -> config fields changed from the default (the defaults themselves are the "default" row).
+# The third round's toy default: the paper's parameterisation, sampler to t = 0.1 (the fourth round's
+# default: EDM's preconditioning with the checkerboard's spread, sigma_data 2.3, sampler to t = 0.03).
+ROUND3_TOY = {"model.parameterization": "sde", "model.sigma_data": 1.0, "sampling.eps": 0.1}
 # The second round's toy default (issue 14: no FiLM, time embedding nf 64, 64 input Fourier features
 # of scale 4, 1800 steps): the README's rows of that round are these fields plus their own.
-ROUND2_TOY = {"model.time_film": False, "model.nf": 64, "model.input_fourier": 64, "model.input_fourier_scale": 4.0,
-              "training.n_iters": 1800, "training.snapshot_freq": 900, "sampling.eps": 0.1}
+ROUND2_TOY = {**ROUND3_TOY, "model.time_film": False, "model.nf": 64, "model.input_fourier": 64,
+              "model.input_fourier_scale": 4.0, "training.n_iters": 1800, "training.snapshot_freq": 900,
+              "sampling.eps": 0.1}
 # The first round's toy default (batch 256, the paper's Euler-Maruyama sampler to t = 1e-5): the rows of
 # the README measured before issue 14's second round are these fields plus their own.
 PREVIOUS_TOY = {**ROUND2_TOY, "training.batch_size": 256, "sampling.method": "pc", "sampling.eps": None}
@@ -71,6 +76,25 @@ TOY_VARIANTS = {
                      "training.n_iters": 2800},
     "film_nf16_s2_ff128": {**ROUND2_TOY, "model.nf": 16, "model.time_film": True, "model.input_fourier_scale": 2.0,
                            "model.input_fourier": 128, "training.n_iters": 2800},
+    # Round 4: on the round-3 default, EMA rate, the training times, width, activation, more input
+    # features, twice the steps; then EDM's preconditioning with the checkerboard's spread (std 2.3),
+    # the new default, and variants of it.
+    "round3_default": ROUND3_TOY,
+    "r3_ema_0.995": {**ROUND3_TOY, "model.ema_rate": 0.995},
+    "r3_ema_0.9995": {**ROUND3_TOY, "model.ema_rate": 0.9995},
+    "r3_t_from_0.05": {**ROUND3_TOY, "training.eps": 0.05},
+    "r3_logsnr_t": {**ROUND3_TOY, "training.t_density": "uniform_logsnr"},
+    "r3_width256_2blocks": {**ROUND3_TOY, "model.width": 256, "model.num_blocks": 2},
+    "r3_relu": {**ROUND3_TOY, "model.nonlinearity": "relu"},
+    "r3_ff256": {**ROUND3_TOY, "model.input_fourier": 256},
+    "r3_steps_5600": {**ROUND3_TOY, "training.n_iters": 5600, "training.snapshot_freq": 2800},
+    # EDM's preconditioning, sampler to t = 0.1 (as round 3), then variants of it
+    "edm_end_0.1": {"sampling.eps": 0.1},
+    "edm_end_0.1_relu": {"sampling.eps": 0.1, "model.nonlinearity": "relu"},
+    "edm_end_0.1_relu_3200": {"sampling.eps": 0.1, "model.nonlinearity": "relu", "training.n_iters": 3200,
+                              "training.snapshot_freq": 1600},
+    "edm_end_0.1_logsnr_t": {"sampling.eps": 0.1, "training.t_density": "uniform_logsnr"},
+    "edm_end_0.1_sigma_data_1.5": {"sampling.eps": 0.1, "model.sigma_data": 1.5},
     # The second round's variants, on the second round's default.
     # The sampler alone (same network): the paper's EM predictor (1000 steps) to the SDE's end time,
     # and the default sampler stopped earlier or later.
@@ -192,6 +216,51 @@ def in_squares(x: np.ndarray) -> float:
     return float(np.mean(inside))
 
 
+def checkerboard_denoiser(x: np.ndarray, alpha: float, sigma: float) -> np.ndarray:
+    """E[x0 | x_t = x] for x_t = alpha x0 + sigma z, x0 uniform on the checkerboard's 8 squares of side 2
+    (`in_squares`): on each square the posterior is N(x / alpha, (sigma / alpha)^2 I) truncated to it, a
+    product of truncated normals, weighted by its mass."""
+    from scipy.stats import norm
+
+    m, s = np.asarray(x, np.float64) / alpha, sigma / alpha
+    total, weight = np.zeros_like(m), np.zeros(len(m))
+    for i in range(-2, 2):
+        for j in range(-2, 2):
+            if (i + j) % 2:
+                continue
+            za, zb = (np.array([2.0 * i, 2.0 * j]) - m) / s, (np.array([2.0 * i + 2, 2.0 * j + 2]) - m) / s
+            # per coordinate; from the nearer tail, so a square many s away keeps its (tiny) mass
+            mass = np.where(za > 0, norm.sf(za) - norm.sf(zb), norm.cdf(zb) - norm.cdf(za))
+            w = np.prod(mass, axis=1)
+            total += w[:, None] * (m + s * (norm.pdf(za) - norm.pdf(zb)) / np.maximum(mass, 1e-300))
+            weight += w
+    return total / weight[:, None]
+
+
+def toy_error_split(config, params, key) -> dict:
+    """Where the checkerboard samples outside the squares come from. The sampler's points x_t at its end
+    time (sampling.eps, before its Tweedie step) and x_t = alpha x0 + sigma z of fresh data, each
+    denoised by the network's Tweedie step and by the exact denoiser (`checkerboard_denoiser`): the
+    fraction inside for the four pairs (the first is the sample's own figure, the last the ceiling of
+    a sampler that stops there). Same sampling key as `run_variant`."""
+    exp = build_experiment(apply_changes(config.copy_and_resolve_references(), {"sampling.noise_removal": False}))
+    t_end = exp.sampling_options.get("eps")
+    if t_end is None:
+        raise SystemExit("--split needs a sampler that stops at sampling.eps (the toy default: 0.1)")
+    xt_model = np.asarray(run.build_sample_fn(exp, parallel.make_mesh(1))(key, params)[0], np.float64)
+    x0 = exp.dataset.train_batch(seed_for(exp.seed, "recipe_split_data"), 0, len(xt_model))[0]
+    alpha, sigma = float(exp.sde.alpha(jnp.asarray(t_end))), float(exp.sde.sigma(jnp.asarray(t_end)))
+    z = np.asarray(jax.random.normal(key_for(exp.seed, "recipe_split_noise"), x0.shape), np.float64)
+    xt_data = alpha * x0 + sigma * z
+    score = models.get_score_fn(exp.sde, exp.model)
+    net = jax.jit(lambda x: (x + sigma**2 * score(params, x, jnp.full((len(x),), t_end))) / alpha)
+    out = {"split_t": t_end, "split_noise_over_signal": sigma / alpha}
+    for xt_name, xt in (("sampler", xt_model), ("data", xt_data)):
+        out[f"xt_{xt_name}_D_net"] = in_squares(np.asarray(net(jnp.asarray(xt, jnp.float32)), np.float64))
+        out[f"xt_{xt_name}_D_exact"] = in_squares(checkerboard_denoiser(xt, alpha, sigma))
+    return out
+
+
 SW2_DRAWS = 8  # fresh draws (and floor pairs) that the averaged sliced W2 ratio is taken over
 
 
@@ -224,7 +293,8 @@ def digits_figures(exp, samples: np.ndarray, cache_dir: str) -> dict:
     return {"fid": fid, "fid_floor": floor, "fid_ratio": fid / floor}
 
 
-def run_variant(kind: str, name: str, changes: dict, steps: int | None, cache_dir: str) -> dict:
+def run_variant(kind: str, name: str, changes: dict, steps: int | None, cache_dir: str,
+                split: bool = False) -> dict:
     config = make_config(kind, changes)
     if steps is not None:
         config.training.n_iters = steps
@@ -245,6 +315,8 @@ def run_variant(kind: str, name: str, changes: dict, steps: int | None, cache_di
            "train_s_at_step_rate": exp.n_iters / step_rate, "sample_s": sample_s,
            "nfe": float(np.mean(np.asarray(nfe)))}
     figures = toy_figures(exp, samples) if kind == "toy" else digits_figures(exp, samples, cache_dir)
+    if split:
+        figures.update(toy_error_split(config, state.ema_params, key))
     run.save_pictures(exp, samples if kind == "toy" else samples[:64], os.path.join(cache_dir, f"{kind}_{name}.png"),
                       f"{name}, {exp.n_iters} steps")
     return {**row, **figures}
@@ -315,6 +387,9 @@ def main(argv=None):
     parser.add_argument("--step_cost", action="store_true",
                         help="only time the jitted step of each variant, side by side (ratios to the first)")
     parser.add_argument("--seeds", default=None, help="comma-separated config seeds: one row per seed and their mean")
+    parser.add_argument("--split", action="store_true",
+                        help="checkerboard: also the fraction inside with the sampler's end points and with noised data, "
+                             "each denoised by the network and by the exact denoiser (toy_error_split)")
     parser.add_argument("--figures", default=None, help="print the figures of make demo's samples in this workdir")
     parser.add_argument("--cache_dir", default="workdir/recipe_benchmark", help="where the digits classifier is cached")
     args = parser.parse_args(argv)
@@ -351,7 +426,7 @@ def main(argv=None):
             if args.data == "likelihood":
                 row = likelihood_row(name, changes, args.steps or 2000)
             else:
-                row = run_variant(args.data, name, changes, args.steps, args.cache_dir)
+                row = run_variant(args.data, name, changes, args.steps, args.cache_dir, split=args.split)
             if seed is not None:
                 row = {"variant": name, "seed": seed, **{k: v for k, v in row.items() if k != "variant"}}
             print(format_row(row), flush=True)

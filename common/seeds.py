@@ -37,6 +37,8 @@ PURPOSES = {
     "recipe_samples": "benchmarks/recipe.py: the samples of each recipe row",
     "recipe_data": "benchmarks/recipe.py: fresh data the samples are compared with (an integer seed)",
     "recipe_floor_data": "benchmarks/recipe.py: a second fresh draw, the data-against-data floor (an integer seed)",
+    "recipe_split_data": "benchmarks/recipe.py --split: the data that are noised to the sampler's end time (an integer seed)",
+    "recipe_split_noise": "benchmarks/recipe.py --split: the noise added to them",
 }
 
 

@@ -35,7 +35,7 @@ def test_config_builds(name):
 import ml_collections  # noqa: E402
 
 from configs import cli, default_digits, default_toy, fields  # noqa: E402
-from models import DDPMpp, NCSNpp  # noqa: E402
+from models import DDPMpp, NCSNpp, Preconditioned  # noqa: E402
 from sde_lib import VESDE  # noqa: E402
 
 
@@ -43,7 +43,9 @@ def test_switching_the_model_keeps_shared_fields_and_lets_the_new_ones_be_set():
     c = default_toy.get_config()
     cli.apply_overrides(c, {"model.nf": "64", "model.num_res_blocks": "2", "model.name": "ddpmpp"})
     assert "width" not in c.model and c.model.nf == 64 and c.model.num_res_blocks == 2
-    net = build_model(c)
+    wrapped = build_model(c)  # the toy default's EDM output wraps whichever network
+    assert isinstance(wrapped, Preconditioned) and wrapped.sigma_data == c.model.sigma_data
+    net = wrapped.net
     assert isinstance(net, NCSNpp) and (net.nf, net.num_res_blocks) == (64, 2)  # DDPMpp: NCSNpp's partial
     assert net.ch_mult == DDPMpp().ch_mult  # the rest: the constructor's defaults
     validate._check_sections(c)

@@ -235,3 +235,28 @@ def test_loss_option_errors_name_arguments():
         losses.get_loss_fn(sde, score_fn, edm_sigma_data=0.5, likelihood_weighting=True)
     with pytest.raises(ValueError, match="t_sampling"):
         losses.get_loss_fn(sde, score_fn, continuous=False, t_sampling="stratified")
+
+
+@pytest.mark.parametrize("noise_over_signal", [0.1, 0.34, 0.8])
+def test_checkerboard_denoiser_matches_importance_weighted_posterior(noise_over_signal):
+    # E[x0 | x_t] by self-normalised importance weights over 400k draws of the checkerboard (its 8
+    # squares by rejection from the board), at a square's centre, an edge, a corner where two squares
+    # meet, a point in an empty square and one off the board.
+    from benchmarks.recipe import checkerboard_denoiser, in_squares
+
+    rng = np.random.default_rng(0)
+    board = rng.uniform(-4.0, 4.0, (800_000, 2))
+    cells = np.floor(board / 2.0)
+    x0 = board[(cells.sum(axis=1) % 2) == 0]
+    assert in_squares(x0) == 1.0 and in_squares(x0 + np.array([2.0, 0.0])) < 0.3
+    alpha = 0.8
+    sigma = noise_over_signal * alpha
+    queries = alpha * np.array([[-3.0, -3.0], [-2.0, -3.1], [0.0, 0.0], [1.0, -1.0], [4.6, 0.7]])
+    exact = checkerboard_denoiser(queries, alpha, sigma)
+    for q, e in zip(queries, exact):
+        logw = -np.sum((q - alpha * x0) ** 2, axis=1) / (2 * sigma**2)
+        w = np.exp(logw - logw.max())
+        mc = (w[:, None] * x0).sum(axis=0) / w.sum()
+        ess = w.sum() ** 2 / (w**2).sum()
+        tol = 6 * 2.0 / np.sqrt(12 * ess) + 1e-3  # six standard errors of a mean over a square's width
+        np.testing.assert_allclose(e, mc, atol=tol)
