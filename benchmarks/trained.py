@@ -77,6 +77,10 @@ DIGITS_SOLVERS = {
     "learned 10": {"sampling.method": "learned", "sampling.nfe": 10},  # + sampling.learned_solver
     "unipc 10 (logsnr)": {"sampling.method": "unipc", "sampling.nfe": 10, "sampling.grid": "logsnr"},
     "dpmpp_2m 10 (logsnr)": {"sampling.method": "dpmpp_2m", "sampling.nfe": 10, "sampling.grid": "logsnr"},
+    # the default sampler (configs/default_digits.py: edm_stochastic, 51 NFE) and its NFE
+    "edm_stochastic 101": {"sampling.method": "edm_stochastic", "sampling.nfe": 101},
+    "edm_stochastic 51 (default)": {"sampling.method": "edm_stochastic", "sampling.nfe": 51},
+    "edm_stochastic 31": {"sampling.method": "edm_stochastic", "sampling.nfe": 31},
     # what the ODE solvers above converge to (the learned solver is fitted to it)
     "ode dopri5 1e-5 (probability flow)": {"sampling.method": "ode", "sampling.solver": "dopri5",
                                            "sampling.rtol": 1e-5, "sampling.atol": 1e-5},

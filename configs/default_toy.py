@@ -7,11 +7,10 @@ Run:  python main.py --config configs/default_toy.py --workdir workdir/toy --mod
       python main.py --config configs/default_toy.py --workdir W --config.data.dataset=array_file \
           --config.data.path=points.npy      # your own 2-D points [N, 2] (.npy / .npz)
       python main.py --config configs/default_toy.py:vesde --workdir workdir/toy_ve   # another SDE
-Expect: 2800 steps of batch 1024; one such step costs 0.77-0.82x a step of the round-2 default (nf 64,
-no FiLM; timed side by side), whose step took 24 ms on the unloaded 2-core CPU, so about 55 s of
-training (51-57 s); 95.0 / 96.8 / 95.0% of the samples inside the squares on seeds 0 / 1 / 2 (target
-97%: not met) and sliced W2 to fresh checkerboard data 0.95 / 1.12 / 1.05x its floor averaged over
-8 draws of data (python -m benchmarks.recipe --data toy --seeds 0,1,2; README, "Training recipe").
+Expect: 2800 steps of batch 1024 in 49-56 s on the 2-core CPU with nothing else running; 97.8 / 97.35 /
+98.0% of the samples inside the squares on seeds 0 / 1 / 2 (target 97%) and sliced W2 to fresh
+checkerboard data 0.97 / 1.11 / 1.14x its floor averaged over 8 draws of data (python -m
+benchmarks.recipe --data toy --seeds 0,1,2; README, "Training recipe").
 """
 
 import ml_collections
