@@ -1,8 +1,8 @@
 """The workdir's record of its training run: `--mode train` writes `workdir/config.json`; every mode
 that uses the trained model (sample, eval, calibrate, benchmark, inpaint, colorize, conditional)
 compares its config with it and stops, naming each differing field, when the model it would build
-is not the one that was trained: the SDE and its parameters, the network and its fields, and the
-data's shape and scaling. Sampling options (`sampling.*`) are free. `sde.num_scales` (N) only
+is not the one that was trained: the SDE and its parameters, the network and its fields, its
+output parameterisation (and EDM's sigma_data), and the data's shape and scaling. Sampling options (`sampling.*`) are free. `sde.num_scales` (N) only
 sets the sampler's discretisation for continuous-time training and may then be changed on purpose
 (`allowed=SAMPLING_ONLY`); for discrete-time training it defines the network's noise levels.
 
@@ -65,8 +65,17 @@ def model_defining_fields(*configs: dict) -> list[str]:
         name = _get(c, "model.name")
         if name in models.MODELS:  # the network's own fields (those it shares with the SDE and data are above)
             out += [f"model.{k}" for k in models.model_fields(name) if k not in fields.MODEL_FROM]
+    # The network's output (EDM's preconditioning wraps the same network: the checkpoint's arrays
+    # match either way, so only this comparison tells them apart); sigma_data where EDM's is used.
+    out.append("model.parameterization")
+    if any(_get(c, "model.parameterization", "sde") == "edm" for c in configs):
+        out.append("model.sigma_data")
     out += list(_DATA_FIELDS)
     return list(dict.fromkeys(out))
+
+
+# Model-defining fields that a config.json may lack (written before they existed): their value then.
+_ABSENT_MEANS = {"model.parameterization": "sde"}
 
 
 def differences(current: dict, trained: dict, allowed=()) -> list[str]:
@@ -77,7 +86,7 @@ def differences(current: dict, trained: dict, allowed=()) -> list[str]:
     # Where the SDE (the network) itself differs, that one line says it; its parameters are not compared.
     other = {section for section, chooser in fields.CHOOSER.items() if _get(current, chooser) != _get(trained, chooser)}
     for field in model_defining_fields(current, trained):
-        now, then = _get(current, field), _get(trained, field)
+        now, then = _get(current, field, _ABSENT_MEANS.get(field)), _get(trained, field, _ABSENT_MEANS.get(field))
         if now == then or (field.split(".")[0] in other and field not in (*SAMPLING_ONLY, *fields.CHOOSER.values())):
             continue
         if field in allowed and field in SAMPLING_ONLY and continuous:

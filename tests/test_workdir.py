@@ -46,6 +46,26 @@ def test_differences_name_fields_and_allow_only_sampling_settings():
         "sde.num_scales=50 (trained: 1000, defines the noise levels of discrete-time training)"]
 
 
+def test_the_output_parameterisation_and_edms_sigma_data_are_model_defining():
+    """EDM's preconditioning wraps the same network (the checkpoint's arrays match either way), so
+    sampling an sde-trained workdir with the edm default would draw garbage without this check."""
+    edm = default_toy.get_config()  # edm, sigma_data 2.3
+    sde = default_toy.get_config()
+    sde.model.parameterization, sde.model.sigma_data = "sde", 1.0
+    assert record.differences(record.as_json(edm), record.as_json(sde)) == [
+        "model.parameterization='edm' (trained: 'sde')", "model.sigma_data=2.3 (trained: 1.0)"]
+    other = default_toy.get_config()
+    other.model.sigma_data = 1.5
+    assert record.differences(record.as_json(other), record.as_json(edm)) == ["model.sigma_data=1.5 (trained: 2.3)"]
+    sde2 = default_toy.get_config()
+    sde2.model.parameterization, sde2.model.sigma_data = "sde", 0.7  # unused by the sde output: free
+    assert record.differences(record.as_json(sde2), record.as_json(sde)) == []
+    old = record.as_json(sde)  # a config.json written before the option existed: the sde output
+    del old["model"]["parameterization"], old["model"]["sigma_data"]
+    assert record.differences(record.as_json(sde), old) == []
+    assert record.differences(record.as_json(edm), old)[0] == "model.parameterization='edm' (trained: 'sde')"
+
+
 def test_a_config_json_in_the_papers_field_names_compares_field_for_field(tmp_path):
     """A workdir trained before the sde section existed recorded model.beta_min, model.num_scales, ...;
     read through configs.fields.upgrade, it matches today's config of the same run, and a change shows
