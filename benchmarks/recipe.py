@@ -60,8 +60,7 @@ ROUND3_TOY = {"model.parameterization": "sde", "model.sigma_data": 1.0, "samplin
 # The second round's toy default (issue 14: no FiLM, time embedding nf 64, 64 input Fourier features
 # of scale 4, 1800 steps): the README's rows of that round are these fields plus their own.
 ROUND2_TOY = {**ROUND3_TOY, "model.time_film": False, "model.nf": 64, "model.input_fourier": 64,
-              "model.input_fourier_scale": 4.0, "training.n_iters": 1800, "training.snapshot_freq": 900,
-              "sampling.eps": 0.1}
+              "model.input_fourier_scale": 4.0, "training.n_iters": 1800, "training.snapshot_freq": 900}
 # The first round's toy default (batch 256, the paper's Euler-Maruyama sampler to t = 1e-5): the rows of
 # the README measured before issue 14's second round are these fields plus their own.
 PREVIOUS_TOY = {**ROUND2_TOY, "training.batch_size": 256, "sampling.method": "pc", "sampling.eps": None}
@@ -252,8 +251,8 @@ def toy_error_split(config, params, key) -> dict:
     alpha, sigma = float(exp.sde.alpha(jnp.asarray(t_end))), float(exp.sde.sigma(jnp.asarray(t_end)))
     z = np.asarray(jax.random.normal(key_for(exp.seed, "recipe_split_noise"), x0.shape), np.float64)
     xt_data = alpha * x0 + sigma * z
-    score = models.get_score_fn(exp.sde, exp.model)
-    net = jax.jit(lambda x: (x + sigma**2 * score(params, x, jnp.full((len(x),), t_end))) / alpha)
+    score_fn = models.bind_params(models.get_score_fn(exp.sde, exp.model), params)
+    net = jax.jit(lambda x: samplers.data_prediction(exp.sde, score_fn, x, t_end))  # the samplers' Tweedie step
     out = {"split_t": t_end, "split_noise_over_signal": sigma / alpha}
     for xt_name, xt in (("sampler", xt_model), ("data", xt_data)):
         out[f"xt_{xt_name}_D_net"] = in_squares(np.asarray(net(jnp.asarray(xt, jnp.float32)), np.float64))
