@@ -47,6 +47,7 @@ import data
 import models
 import parallel
 import samplers
+from common import checks
 from common.seeds import key_for, seed_for
 from configs import default_digits, default_toy
 from configs.builders import build_experiment
@@ -281,13 +282,19 @@ def toy_figures(exp, samples: np.ndarray) -> dict:
     return out
 
 
-def digits_figures(exp, samples: np.ndarray, cache_dir: str) -> dict:
+def digits_figures(exp, samples: np.ndarray, cache_dir: str, n: int | None = None) -> dict:
+    """FID of the first `n` samples (default: as many as the held-out digits, 297) against the training
+    digits in the digits classifier's feature space, and the floor: the held-out digits' FID (297 of
+    them; comparable with the samples' at n = 297 only: FID's bias falls with the sample count)."""
     clf = features.digits_classifier(cache_dir, image_size=exp.data_shape[0])
     train_x = np.concatenate([exp.dataset.x_train]) / 255.0
     held_out = np.concatenate([x for x, _ in exp.dataset.eval_batches(500)]) / 255.0
     images = np.asarray(data.postprocess(jnp.asarray(samples), exp.preprocess_options.get("centered", True)))
     f_train = features.extract_features(clf.extractor, train_x)
-    fid = metrics.fid_from_features(features.extract_features(clf.extractor, images[: len(held_out)]), f_train)
+    n = len(held_out) if n is None else checks.positive_int("n", n)
+    if len(images) < n:
+        raise ValueError(f"digits FID of n={n} samples needs as many, got {len(images)}")
+    fid = metrics.fid_from_features(features.extract_features(clf.extractor, images[:n]), f_train)
     floor = metrics.fid_from_features(features.extract_features(clf.extractor, held_out), f_train)
     return {"fid": fid, "fid_floor": floor, "fid_ratio": fid / floor}
 

@@ -26,6 +26,7 @@ from benchmarks.solvers import (adaptive_entries, calibrated_entries, evaluate_s
                                 format_section)
 from benchmarks.recipe import apply_changes, digits_figures
 from benchmarks.solvers import run as run_analytic
+from common import checks
 from common.seeds import key_for
 from configs import default_digits
 from configs.builders import build_experiment
@@ -87,14 +88,19 @@ DIGITS_SOLVERS = {
 }
 
 
+HELD_OUT_DIGITS = 297  # recipe.py's digits FID: as many samples as held-out digits (its floor)
+
+
 def digits_solver_fids(workdir, *, learned_solver=None, seeds=(0,), cache_dir=None, config=None, solvers=None,
-                       figures=None) -> list[dict]:
+                       figures=None, n_samples: int = HELD_OUT_DIGITS) -> list[dict]:
     """Digits FID of each sampler of `solvers` (default DIGITS_SOLVERS; label -> config fields) on the
     newest checkpoint in `workdir`, trained with `config` (default: configs/default_digits.py).
 
     As recipe.py's digits rows: 297 samples (as many as held-out digits), FID against the training
     digits in the digits classifier's feature space (`recipe.digits_figures`, classifier cached in
-    `cache_dir`, default `workdir`), the held-out digits' FID as the floor. Seed s draws from
+    `cache_dir`, default `workdir`), the held-out digits' FID as the floor. `n_samples` other than
+    297 draws that many per seed instead (FID's small-sample bias and spread fall with it; the rows
+    then have no floor, which is measured on the 297 held-out digits). Seed s draws from
     fold_in(key_for(seed, "recipe_samples"), s), the same noise for every sampler. `learned_solver`
     (a file from --mode calibrate with sampling.method=learned) is given to the learned rows; rows
     without one are skipped without it. `figures(exp, samples) -> {"fid": ...}` replaces the FID
@@ -102,13 +108,14 @@ def digits_solver_fids(workdir, *, learned_solver=None, seeds=(0,), cache_dir=No
     fid_ratio (over the floor), vs_reference (mean FID / the first row's mean FID).
     """
     cache_dir = str(workdir) if cache_dir is None else cache_dir
-    figures = figures or (lambda exp, samples: digits_figures(exp, samples, cache_dir))
+    checks.positive_int("n_samples", n_samples)
+    figures = figures or (lambda exp, samples: digits_figures(exp, samples, cache_dir, n=n_samples))
     solvers = DIGITS_SOLVERS if solvers is None else solvers
     mesh = parallel.make_mesh(1)
     rows, params = [], None
     for label, fields in solvers.items():
         c = (config or default_digits.get_config()).copy_and_resolve_references()
-        c.sampling.batch_size = 297  # recipe.py's digits FID: as many samples as held-out digits
+        c.sampling.batch_size = n_samples
         apply_changes(c, fields)
         if c.sampling.method == "learned":
             if learned_solver is None:
@@ -127,7 +134,7 @@ def digits_solver_fids(workdir, *, learned_solver=None, seeds=(0,), cache_dir=No
         fids = [float(f["fid"]) for f in out]
         row = {"label": label, "nfe": float(np.mean(np.asarray(nfe))), "fid": float(np.mean(fids)), "fids": fids,
                "step": step}
-        if "fid_floor" in out[0]:
+        if "fid_floor" in out[0] and n_samples == HELD_OUT_DIGITS:
             row["fid_floor"] = float(out[0]["fid_floor"])
             row["fid_ratio"] = row["fid"] / row["fid_floor"]
         line(f"digits solvers: {label}: NFE {row['nfe']:.0f}, FID {row['fid']:.2f} over seeds {list(seeds)}: "
@@ -155,12 +162,14 @@ def main(argv=None) -> None:
     parser.add_argument("--workdir", required=True, help="trained with configs/default_digits.py")
     parser.add_argument("--learned_solver", default=None, help="grids/learned_nfe10.npz from --mode calibrate")
     parser.add_argument("--seeds", default="0", help="comma-separated sample seeds")
+    parser.add_argument("--samples", type=int, default=HELD_OUT_DIGITS,
+                        help="samples per seed (default: as many as the held-out digits, the floor's count)")
     parser.add_argument("--rows", default=None, help="comma-separated words: keep the rows whose label has one")
     args = parser.parse_args(argv)
     words = [w for w in (args.rows or "").split(",") if w]
     solvers = {k: v for k, v in DIGITS_SOLVERS.items() if not words or any(w in k for w in words)}
     rows = digits_solver_fids(args.workdir, learned_solver=args.learned_solver, solvers=solvers,
-                              seeds=[int(s) for s in args.seeds.split(",")])
+                              seeds=[int(s) for s in args.seeds.split(",")], n_samples=args.samples)
     print(digits_solver_table(rows), flush=True)
 
 

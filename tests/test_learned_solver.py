@@ -357,12 +357,12 @@ def test_digits_solver_fids_plumbing(tmp_path):
                                get_sampler(exp.sde, (1,) + exp.data_shape, "learned", **exp.sampling_options).solver)
     solvers = {"pc": trained.DIGITS_SOLVERS["pc 1000 (EM predictor)"], "learned": {"sampling.method": "learned",
                "sampling.nfe": 4}, "unipc": {"sampling.method": "unipc", "sampling.nfe": 4}}
-    seen = []
+    seen, n = [], [297]
 
     def figures(exp, samples):
-        assert samples.shape == (297, 8, 8, 1)
+        assert samples.shape == (n[0], 8, 8, 1)
         seen.append(samples)
-        return {"fid": float(np.mean(samples**2))}
+        return {"fid": float(np.mean(samples**2)), "fid_floor": 1.0}
 
     rows = trained.digits_solver_fids(wd, learned_solver=path, seeds=(0, 1), config=c, solvers=solvers,
                                       figures=figures)
@@ -373,5 +373,10 @@ def test_digits_solver_fids_plumbing(tmp_path):
     np.testing.assert_allclose(seen[2], seen[4], rtol=1e-5, atol=1e-5)  # learned (zero corrections) = unipc
     np.testing.assert_allclose(rows[1]["fids"], rows[2]["fids"], rtol=1e-5)
     assert "| learned | 4 |" in trained.digits_solver_table(rows)
+    assert rows[0]["fid_ratio"] == rows[0]["fid"]  # the floor of 297 samples (1.0 here)
     skipped = trained.digits_solver_fids(wd, seeds=(0,), config=c, solvers=solvers, figures=figures)
     assert [r["label"] for r in skipped] == ["pc", "unipc"]
+    n[0] = 5  # other sample counts: that many per seed, and no floor (it is of 297 held-out digits)
+    (row,) = trained.digits_solver_fids(wd, seeds=(0,), config=c, solvers={"unipc": solvers["unipc"]},
+                                        figures=figures, n_samples=5)
+    assert "fid_ratio" not in row and "| — |" in trained.digits_solver_table([row])
