@@ -48,7 +48,7 @@ class Mode:
 
 def benchmark_mode(r: Run, *, quick: bool) -> None:
     """--mode benchmark (benchmarks/trained.py). Imported when run: the benchmarks pull in scipy's
-    integrators and the peer adapters, 0.65 s of start-up that no other mode needs."""
+    integrators and the peer adapters, 0.3-0.65 s of start-up that no other mode needs."""
     from benchmarks.trained import benchmark_mode as run_benchmark
 
     run_benchmark(r, quick=quick)

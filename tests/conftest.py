@@ -5,11 +5,11 @@ import os
 # XLA:CPU's concurrency-optimised scheduler can deadlock on many small batched linear-algebra ops
 # inside loops (seen with per-sample factorisations); the tests (and their subprocesses) run without it.
 #
-# Most of the suite's CPU time is XLA:CPU compiling small programs. Its MLIR fusion emitters cost
-# far more compile time than the older loop emitters for them, and its parallel codegen splits each
-# module into pieces it then compiles one by one on these 2 cores: tests/test_fast_samplers.py's
-# convergence tests took 64 s of CPU with the defaults, 32-40 s without the emitters and the split (same results to
-# float rounding; every process of a test, subprocesses too, gets the same flags).
+# XLA:CPU's MLIR fusion emitters cost far more compile time than its older loop emitters for the
+# small programs here, and its parallel codegen splits each module into pieces compiled one by one on
+# these 2 cores: tests/test_fast_samplers.py's convergence tests took 64 s of CPU with the defaults,
+# 29-40 s without the emitters and the split (same results to float rounding; every process of a
+# test, subprocesses too, gets the same flags).
 _FLAGS = ("--xla_cpu_enable_concurrency_optimized_scheduler=false", "--xla_cpu_use_fusion_emitters=false",
           "--xla_cpu_parallel_codegen_split_count=1")
 for _flag in _FLAGS:
